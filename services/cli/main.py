@@ -1,0 +1,81 @@
+"""``connector``: the one console command, with a subcommand per job."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Callable
+
+from aiohttp import web
+
+from services.cli import dev, migrate_cmd
+from shared.logs import configure_logging
+from shared.service.app import run_service
+from shared.settings import Settings
+from shared.stack import Endpoints, StackNotFoundError, resolve_endpoints
+
+AppFactory = Callable[[Settings, Endpoints], web.Application]
+
+# Default HTTP port of each service when neither --port nor CONNECTOR_HTTP_PORT says otherwise.
+SERVICE_PORTS = {"ingest": 8081, "mapper": 8082, "poster": 8083}
+
+
+def _factory(service: str) -> AppFactory:
+    if service == "ingest":
+        from services.ingest.app import create_app
+    elif service == "mapper":
+        from services.mapper.app import create_app
+    else:
+        from services.poster.app import create_app
+    return create_app
+
+
+def _run_service(args: argparse.Namespace) -> int:
+    overrides = {"http_port": args.port} if args.port else {}
+    settings = Settings(**overrides)
+    if "http_port" not in settings.model_fields_set:
+        settings = settings.model_copy(update={"http_port": SERVICE_PORTS[args.command]})
+    configure_logging(args.command, settings.log_level)
+    try:
+        endpoints = resolve_endpoints(settings)
+    except StackNotFoundError as exc:
+        print(f"connector {args.command}: {exc}", file=sys.stderr)
+        return 2
+    logging.getLogger(__name__).info(
+        "starting", extra={"port": settings.http_port, "kafka": endpoints.kafka_bootstrap}
+    )
+    return run_service(_factory(args.command)(settings, endpoints))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="connector", description="Coupa → Deltek Vantagepoint AP invoice connector"
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    dev_parser = sub.add_parser("dev", help="run the whole stack on the embedded default")
+    dev.add_arguments(dev_parser)
+    dev_parser.set_defaults(func=dev.run)
+
+    migrate_parser = sub.add_parser("migrate", help="apply pending database migrations")
+    migrate_parser.set_defaults(func=lambda args: asyncio.run(migrate_cmd.run()))
+
+    for service, port in SERVICE_PORTS.items():
+        service_parser = sub.add_parser(service, help=f"run the {service} service")
+        service_parser.add_argument(
+            "--port", type=int, default=None, help=f"HTTP port (default {port})"
+        )
+        service_parser.set_defaults(func=_run_service)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    code: int = args.func(args)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,37 @@
+"""``connector migrate``: bring the schema up to date on the configured or embedded Postgres."""
+
+from __future__ import annotations
+
+import asyncpg
+
+from shared.db.migrate import migrate
+from shared.embedded.postgres import EmbeddedPostgres
+from shared.logs import configure_logging
+from shared.settings import Settings
+from shared.stack import DEFAULT_POSTGRES_PORT, pgdata_dir, resolve_database_url
+
+
+async def apply(url: str) -> list[str]:
+    conn = await asyncpg.connect(url)
+    try:
+        return await migrate(conn)
+    finally:
+        await conn.close()
+
+
+async def run() -> int:
+    settings = Settings()
+    configure_logging("migrate", settings.log_level)
+    url = resolve_database_url(settings)
+    embedded = None
+    if url is None:
+        # Nothing configured and no stack running: start the embedded server just for this.
+        embedded = EmbeddedPostgres(pgdata_dir(settings), DEFAULT_POSTGRES_PORT)
+        url = embedded.start()
+    try:
+        applied = await apply(url)
+    finally:
+        if embedded is not None:
+            embedded.stop()
+    print(f"migrations applied: {', '.join(applied)}" if applied else "schema is up to date")
+    return 0

@@ -1,0 +1,86 @@
+"""The records and audit trail repository: every state change of every record is an event."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from shared.db.pool import Connection
+from shared.kafka.envelope import Coordinates, Envelope
+
+
+async def append_audit(
+    conn: Connection,
+    *,
+    record_key: str,
+    service: str,
+    event: str,
+    details: dict[str, Any],
+    coords: Coordinates | None = None,
+    record_id: int | None = None,
+) -> None:
+    """Add one event to a record's story; callers pass details with secrets already removed."""
+    await conn.execute(
+        """INSERT INTO audit_events (record_key, record_id, service, event, details,
+                                     topic, kafka_partition, kafka_offset)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8)""",
+        record_key,
+        record_id,
+        service,
+        event,
+        details,
+        coords.topic if coords else None,
+        coords.partition if coords else None,
+        coords.offset if coords else None,
+    )
+
+
+def _parse_key(key: str) -> tuple[str, str, str]:
+    connection, kind, coupa_id = key.split(":", 2)
+    return connection, kind, coupa_id
+
+
+async def record_received(
+    conn: Connection, envelope: Envelope, coords: Coordinates, *, service: str
+) -> tuple[int, bool]:
+    """Store this version of a Coupa object once; return its id and whether it is new.
+
+    A redelivered message finds the row already there and only adds a ``redelivered`` event,
+    so the story shows every delivery but the record exists once.
+    """
+    connection, kind, coupa_id = _parse_key(envelope.key)
+    version = str(envelope.payload.get("updated-at") or envelope.payload.get("updated_at") or "")
+    async with conn.transaction():
+        record_id = await conn.fetchval(
+            """INSERT INTO records (record_key, connection, kind, coupa_id, version, payload)
+               VALUES ($1, $2, $3, $4, $5, $6)
+               ON CONFLICT (record_key, version) DO NOTHING
+               RETURNING id""",
+            envelope.key,
+            connection,
+            kind,
+            coupa_id,
+            version,
+            envelope.payload,
+        )
+        created = record_id is not None
+        if not created:
+            record_id = await conn.fetchval(
+                "SELECT id FROM records WHERE record_key = $1 AND version = $2",
+                envelope.key,
+                version,
+            )
+        await append_audit(
+            conn,
+            record_key=envelope.key,
+            record_id=record_id,
+            service=service,
+            event="received" if created else "redelivered",
+            details={
+                "event_id": str(envelope.event_id),
+                "source": envelope.source,
+                "schema": envelope.schema_name,
+                "version": version,
+            },
+            coords=coords,
+        )
+    return int(record_id), created

@@ -1,0 +1,187 @@
+"""The aiohttp application every service is built on: health, readiness, metrics, lifecycle.
+
+Resources (pool, producer) and background loops are cleanup contexts on the app, so they start
+before the port opens and are torn down in reverse order on SIGTERM: the loop drains and commits
+first, the producer flushes next, the pool closes last.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+from aiohttp import web
+from aiohttp.typedefs import Handler, Middleware
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from shared.db.pool import Pool, create_pool
+from shared.kafka.producer import Publisher
+from shared.service.metrics import ServiceMetrics
+from shared.settings import Settings
+from shared.stack import Endpoints
+
+log = logging.getLogger(__name__)
+
+SETTINGS = web.AppKey("settings", Settings)
+ENDPOINTS = web.AppKey("endpoints", Endpoints)
+METRICS = web.AppKey("metrics", ServiceMetrics)
+POOL = web.AppKey("pool", Pool)
+PUBLISHER = web.AppKey("publisher", Publisher)
+
+
+@dataclass
+class RunState:
+    """What the app's own loops report back to ``run_service``."""
+
+    exit_code: int = 0
+
+
+RUN_STATE = web.AppKey("run_state", RunState)
+
+_READY_TIMEOUT = 2.0
+
+
+def base_app(name: str, settings: Settings, endpoints: Endpoints) -> web.Application:
+    """An app with the endpoints and resources every service has; add routes and loops after."""
+    metrics = ServiceMetrics(name)
+    app = web.Application(middlewares=[_metrics_middleware(metrics)], client_max_size=1 << 20)
+    app[SETTINGS] = settings
+    app[ENDPOINTS] = endpoints
+    app[METRICS] = metrics
+    app[RUN_STATE] = RunState()
+    app.router.add_get("/healthz", _healthz)
+    app.router.add_get("/readyz", _readyz)
+    app.router.add_get("/metrics", _metrics)
+    app.cleanup_ctx.append(_pool_ctx)
+    app.cleanup_ctx.append(_publisher_ctx)
+    return app
+
+
+class BackgroundLoop(Protocol):
+    """A loop a service runs beside its HTTP server (a Kafka consumer, a poller)."""
+
+    async def run(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+
+def add_background_loop(
+    app: web.Application, make: Callable[[web.Application], BackgroundLoop]
+) -> None:
+    """Run the loop ``make(app)`` builds as a task owned by the app; drain it on shutdown.
+
+    If the loop dies on its own the process exits non-zero, so a supervisor or Kubernetes
+    restarts it rather than leaving a service that answers health checks but does no work.
+    """
+
+    async def ctx(app: web.Application) -> AsyncIterator[None]:
+        loop = make(app)
+        task = asyncio.create_task(loop.run())
+        task.add_done_callback(lambda done: _exit_if_crashed(done, app[RUN_STATE]))
+        yield
+        loop.stop()
+        timeout = app[SETTINGS].shutdown_timeout_seconds
+        try:
+            await asyncio.wait_for(asyncio.shield(task), timeout)
+        except TimeoutError:
+            log.error("background loop did not drain in time; cancelling")
+            task.cancel()
+
+    app.cleanup_ctx.append(ctx)
+
+
+def _exit_if_crashed(task: asyncio.Task[None], state: RunState) -> None:
+    if task.cancelled() or task.exception() is None:
+        return
+    log.critical("background loop crashed", exc_info=task.exception())
+    state.exit_code = 1
+    os.kill(os.getpid(), signal.SIGTERM)
+
+
+async def _pool_ctx(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    # min_size 0: the service starts and reports "not ready" while Postgres is down.
+    app[POOL] = await create_pool(
+        app[ENDPOINTS].database_url, min_size=0, max_size=settings.db_pool_max
+    )
+    yield
+    await app[POOL].close()
+
+
+async def _publisher_ctx(app: web.Application) -> AsyncIterator[None]:
+    publisher = Publisher(app[ENDPOINTS].kafka_bootstrap, app[SETTINGS].kafka)
+    await publisher.start()
+    app[PUBLISHER] = publisher
+    yield
+    await publisher.stop()
+
+
+async def _healthz(request: web.Request) -> web.Response:
+    return web.json_response({"status": "alive"})
+
+
+async def _readyz(request: web.Request) -> web.Response:
+    app = request.app
+    checks = {
+        "postgres": await _check(app[POOL].fetchval("SELECT 1")),
+        "kafka": await _check(app[PUBLISHER].ping()),
+    }
+    ok = all(value == "ok" for value in checks.values())
+    return web.json_response(checks, status=200 if ok else 503)
+
+
+async def _check(probe: Awaitable[object]) -> str:
+    try:
+        await asyncio.wait_for(probe, _READY_TIMEOUT)
+    except Exception as exc:
+        return f"error: {type(exc).__name__}"
+    return "ok"
+
+
+async def _metrics(request: web.Request) -> web.Response:
+    body = generate_latest(request.app[METRICS].registry)
+    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
+def _metrics_middleware(metrics: ServiceMetrics) -> Middleware:
+    @web.middleware
+    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        started = time.perf_counter()
+        resource = request.match_info.route.resource
+        route = resource.canonical if resource is not None else "unmatched"
+        status = 500
+        try:
+            response = await handler(request)
+            status = response.status
+            return response
+        except web.HTTPException as exc:
+            status = exc.status
+            raise
+        finally:
+            metrics.http_requests.labels(route, request.method, str(status)).inc()
+            metrics.http_seconds.labels(route, request.method).observe(
+                time.perf_counter() - started
+            )
+
+    return middleware
+
+
+def run_service(app: web.Application) -> int:
+    """Serve until SIGTERM or SIGINT, then drain; the exit code says whether a loop crashed."""
+    settings = app[SETTINGS]
+    web.run_app(
+        app,
+        host=settings.http_host,
+        port=settings.http_port,
+        print=None,
+        access_log=None,
+        shutdown_timeout=min(settings.shutdown_timeout_seconds, 10.0),
+        handle_signals=True,
+    )
+    return app[RUN_STATE].exit_code

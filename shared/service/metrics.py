@@ -1,0 +1,45 @@
+"""Prometheus metrics on a registry per service, labelled by route, topic and outcome, not by id."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
+
+
+class ServiceMetrics:
+    """The metrics every service exposes; services add their own on ``registry``."""
+
+    def __init__(self, service: str) -> None:
+        self.registry = CollectorRegistry()
+        Info("connector_service", "Which service this process runs", registry=self.registry).info(
+            {"service": service}
+        )
+        self.http_requests = Counter(
+            "connector_http_requests_total",
+            "HTTP requests answered, by route template and status",
+            ["route", "method", "status"],
+            registry=self.registry,
+        )
+        self.http_seconds = Histogram(
+            "connector_http_request_seconds",
+            "Time to answer an HTTP request",
+            ["route", "method"],
+            registry=self.registry,
+        )
+        self.messages = Counter(
+            "connector_messages_total",
+            "Kafka messages handled, by outcome (ok, retry, dead_lettered)",
+            ["topic", "outcome"],
+            registry=self.registry,
+        )
+        self.handle_seconds = Histogram(
+            "connector_message_handle_seconds",
+            "Time a handler took for one message",
+            ["topic"],
+            registry=self.registry,
+        )
+        self.consumer_lag = Gauge(
+            "connector_consumer_lag",
+            "Messages behind the end of each assigned partition",
+            ["topic", "partition"],
+            registry=self.registry,
+        )
