@@ -24,7 +24,7 @@ from services.cli.migrate_cmd import apply as apply_migrations
 from shared.embedded.broker import EmbeddedBroker
 from shared.embedded.postgres import EmbeddedPostgres
 from shared.embedded.process import spawn, stop
-from shared.kafka.topics import Topics, ensure_topics
+from shared.kafka.topics import ensure_pipeline_topics
 from shared.settings import Settings
 from shared.stack import (
     DEFAULT_BROKER_PORT,
@@ -38,13 +38,21 @@ from shared.stack import (
 
 HEALTH_TIMEOUT = 60.0
 _RESTART_BACKOFF_MAX = 30.0
-_ENDPOINT_HINT = "(/healthz /readyz /metrics)"
+_HINTS = {
+    "service": "(/healthz /readyz /metrics)",
+    "simulator": "(seeded; any client id and secret; /_admin/...)",
+}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--ingest-port", type=int, default=8081)
     parser.add_argument("--mapper-port", type=int, default=8082)
     parser.add_argument("--poster-port", type=int, default=8083)
+    parser.add_argument("--coupa-sim-port", type=int, default=8091)
+    parser.add_argument("--deltek-sim-port", type=int, default=8092)
+    parser.add_argument(
+        "--no-sims", action="store_true", help="do not start the Coupa and Deltek simulators"
+    )
     parser.add_argument("--postgres-port", type=int, default=DEFAULT_POSTGRES_PORT)
     parser.add_argument("--broker-port", type=int, default=DEFAULT_BROKER_PORT)
 
@@ -54,10 +62,12 @@ class Child:
     """One supervised service process and its restart bookkeeping."""
 
     name: str
+    kind: str
     port: int
     argv: list[str]
     env: dict[str, str]
     log_path: Path
+    health_path: str
     proc: subprocess.Popen[bytes] | None = None
     restarts: int = 0
     next_start: float = field(default=0.0)
@@ -85,7 +95,7 @@ def _wait_healthy(children: list[Child], timeout: float) -> None:
                 )
             try:
                 with urllib.request.urlopen(
-                    f"http://127.0.0.1:{child.port}/healthz", timeout=1
+                    f"http://127.0.0.1:{child.port}{child.health_path}", timeout=1
                 ) as answer:
                     if answer.status == 200:
                         pending.remove(child)
@@ -146,16 +156,7 @@ def run(args: argparse.Namespace) -> int:
         endpoints = Endpoints(database_url, bootstrap)
         asyncio.run(_prepare(settings, endpoints))
         write_stack(settings, endpoints, os.getpid())
-        ports = {"ingest": args.ingest_port, "mapper": args.mapper_port, "poster": args.poster_port}
-        for name, port in ports.items():
-            env = {
-                **os.environ,
-                "CONNECTOR_DATABASE_URL": database_url,
-                "CONNECTOR_KAFKA_BOOTSTRAP": bootstrap,
-                "CONNECTOR_HTTP_PORT": str(port),
-            }
-            argv = [sys.executable, "-m", "services.cli", name]
-            children.append(Child(name, port, argv, env, logs / f"{name}.log"))
+        children = _children(args, endpoints, logs)
         for child in children:
             child.start()
         _wait_healthy(children, HEALTH_TIMEOUT)
@@ -168,16 +169,44 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _children(args: argparse.Namespace, endpoints: Endpoints, logs: Path) -> list[Child]:
+    """The simulators (unless --no-sims) and the three services, as processes to supervise."""
+    cli = [sys.executable, "-m", "services.cli"]
+    children = []
+    if not args.no_sims:
+        for system, port in (("coupa", args.coupa_sim_port), ("deltek", args.deltek_sim_port)):
+            argv = [*cli, "sim", system, "--port", str(port)]
+            name = f"{system}-sim"
+            children.append(
+                Child(
+                    name,
+                    "simulator",
+                    port,
+                    argv,
+                    dict(os.environ),
+                    logs / f"{name}.log",
+                    "/_admin/faults",
+                )
+            )
+    services = {"ingest": args.ingest_port, "mapper": args.mapper_port, "poster": args.poster_port}
+    for name, port in services.items():
+        env = {
+            **os.environ,
+            "CONNECTOR_DATABASE_URL": endpoints.database_url,
+            "CONNECTOR_KAFKA_BOOTSTRAP": endpoints.kafka_bootstrap,
+            "CONNECTOR_HTTP_PORT": str(port),
+        }
+        children.append(
+            Child(name, "service", port, [*cli, name], env, logs / f"{name}.log", "/healthz")
+        )
+    return children
+
+
 async def _prepare(settings: Settings, endpoints: Endpoints) -> None:
     applied = await apply_migrations(endpoints.database_url)
     if applied:
         print(f"dev: migrations applied: {', '.join(applied)}", flush=True)
-    await ensure_topics(
-        endpoints.kafka_bootstrap,
-        Topics(settings.kafka.topic_prefix).all(),
-        partitions=settings.kafka.partitions,
-        replication_factor=settings.kafka.replication_factor,
-    )
+    await ensure_pipeline_topics(settings, endpoints.kafka_bootstrap)
 
 
 def _print_summary(
@@ -191,14 +220,14 @@ def _print_summary(
     kafka = "embedded Tansu" if broker else "external"
     lines = [
         "connector dev is up:",
-        f"  postgres  {pg:<15} {_without_password(endpoints.database_url)}",
-        f"  kafka     {kafka:<15} {endpoints.kafka_bootstrap}",
+        f"  postgres   {pg:<15} {_without_password(endpoints.database_url)}",
+        f"  kafka      {kafka:<15} {endpoints.kafka_bootstrap}",
     ]
     lines += [
-        f"  {child.name:<9} {'service':<15} http://127.0.0.1:{child.port}  {_ENDPOINT_HINT}"
+        f"  {child.name:<10} {child.kind:<15} http://127.0.0.1:{child.port}  {_HINTS[child.kind]}"
         for child in children
     ]
-    lines.append(f"  logs      {logs.resolve()}")
+    lines.append(f"  logs       {logs.resolve()}")
     lines.append("Ctrl-C stops everything.")
     print("\n".join(lines), flush=True)
 

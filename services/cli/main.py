@@ -11,6 +11,9 @@ from collections.abc import Callable
 from aiohttp import web
 
 from services.cli import dev, migrate_cmd
+from services.sims.coupa import cli as coupa_sim
+from services.sims.deltek import cli as deltek_sim
+from shared.kafka.topics import ensure_pipeline_topics
 from shared.logs import configure_logging
 from shared.service.app import run_service
 from shared.settings import Settings
@@ -49,6 +52,13 @@ def _run_service(args: argparse.Namespace) -> int:
     return run_service(_factory(args.command)(settings, endpoints))
 
 
+async def topics_cmd() -> int:
+    settings = Settings()
+    created = await ensure_pipeline_topics(settings, resolve_endpoints(settings).kafka_bootstrap)
+    print(f"topics created: {', '.join(created)}" if created else "all topics exist")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="connector", description="Coupa → Deltek Vantagepoint AP invoice connector"
@@ -61,6 +71,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     migrate_parser = sub.add_parser("migrate", help="apply pending database migrations")
     migrate_parser.set_defaults(func=lambda args: asyncio.run(migrate_cmd.run()))
+
+    sim_parser = sub.add_parser("sim", help="run a simulator of Coupa or Deltek")
+    systems = sim_parser.add_subparsers(dest="system", required=True, metavar="SYSTEM")
+    for system, module in (("coupa", coupa_sim), ("deltek", deltek_sim)):
+        system_parser = systems.add_parser(system, help=f"the {system.title()} API simulator")
+        module.add_arguments(system_parser)
+        system_parser.set_defaults(func=module.run)
+
+    topics_parser = sub.add_parser("topics", help="create the pipeline topics that are missing")
+    topics_parser.set_defaults(func=lambda args: asyncio.run(topics_cmd()))
 
     for service, port in SERVICE_PORTS.items():
         service_parser = sub.add_parser(service, help=f"run the {service} service")

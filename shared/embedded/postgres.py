@@ -16,7 +16,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from shared.embedded.process import spawn, stop, wait_for_port
+from shared.embedded.process import as_user, spawn, stop, wait_for_port
 
 # PostgreSQL refuses to run as root; as root we run it as this dedicated system user.
 SERVICE_USER = "connector-pg"
@@ -129,7 +129,7 @@ class EmbeddedPostgres:
             os.chown(self.data_dir, entry.pw_uid, entry.pw_gid)
         os.chmod(self.data_dir, 0o700)
         if not (self.data_dir / "PG_VERSION").exists():
-            subprocess.run(  # noqa: S603
+            done = subprocess.run(  # noqa: S603
                 [
                     str(_bin_dir() / "initdb"),
                     "-D",
@@ -140,10 +140,13 @@ class EmbeddedPostgres:
                     "--encoding=UTF8",
                     "--no-instructions",
                 ],
-                check=True,
+                check=False,
                 capture_output=True,
-                user=user,
+                text=True,
+                **as_user(user),
             )
+            if done.returncode != 0:
+                raise RuntimeError(f"initdb failed in {self.data_dir}: {done.stderr.strip()}")
         return user
 
     def _psql(self, database: str, sql: str) -> subprocess.CompletedProcess[str]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import os
+import pwd
 import signal
 import socket
 import subprocess
@@ -17,6 +18,7 @@ import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import TypedDict
 
 _PR_SET_PDEATHSIG = 1
 
@@ -33,6 +35,23 @@ def _death_signal_hook(sig: signal.Signals) -> Callable[[], None]:
                 os.kill(os.getpid(), int(sig))
 
     return arm
+
+
+class UserSwitch(TypedDict, total=False):
+    user: str
+    group: int
+    extra_groups: list[int]
+
+
+def as_user(user: str | None) -> UserSwitch:
+    """Popen arguments that run a child as ``user`` with that user's group and no others.
+
+    Switching the uid alone would keep root's groups, and a root-group directory without group
+    permissions would then deny the child even where "others" may enter.
+    """
+    if user is None:
+        return {}
+    return {"user": user, "group": pwd.getpwnam(user).pw_gid, "extra_groups": []}
 
 
 def spawn(
@@ -54,7 +73,7 @@ def spawn(
             stderr=subprocess.STDOUT if log else None,
             env=dict(env) if env is not None else None,
             cwd=cwd,
-            user=user,
+            **as_user(user),
             start_new_session=True,
             preexec_fn=_death_signal_hook(death_signal),
         )

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import logging
 import random
 import time
@@ -76,7 +77,6 @@ class ConsumerLoop:
         self._kafka = kafka
         self._tuning = tuning
         self._stopping = asyncio.Event()
-        self._consumer: AIOKafkaConsumer | None = None
 
     def stop(self) -> None:
         """Ask the loop to finish the message in hand, commit, and leave the group."""
@@ -112,16 +112,32 @@ class ConsumerLoop:
                 max_poll_interval_ms=self._kafka.max_poll_interval_ms,
             )
             try:
-                await consumer.start()
+                started = await self._unless_stopped(consumer.start())
             except KafkaError as exc:
                 await consumer.stop()
                 attempt += 1
                 log.warning("broker not reachable, retrying", extra={"error": str(exc)})
                 await self._pause(attempt)
                 continue
-            self._consumer = consumer
+            if not started:
+                await consumer.stop()
+                return None
             return consumer
         return None
+
+    async def _unless_stopped(self, work: Awaitable[None]) -> bool:
+        """Await ``work`` unless a stop comes first (a group join can take many seconds)."""
+        task = asyncio.ensure_future(work)
+        stopping = asyncio.ensure_future(self._stopping.wait())
+        await asyncio.wait({task, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        stopping.cancel()
+        if task.done():
+            task.result()
+            return True
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, KafkaError):
+            await task
+        return False
 
     async def _handle_partition(
         self, consumer: AIOKafkaConsumer, tp: TopicPartition, messages: list[ConsumerRecord]

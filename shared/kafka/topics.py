@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
+from shared.settings import Settings
+
 log = logging.getLogger(__name__)
 
 DLQ_SUFFIX = ".dlq"
@@ -45,6 +47,16 @@ class Topics:
 
 def dead_letter_topic(topic: str) -> str:
     return topic + DLQ_SUFFIX
+
+
+async def ensure_pipeline_topics(settings: Settings, bootstrap: str) -> list[str]:
+    """Every pipeline topic and its dead-letter topic, laid out as the settings say."""
+    return await ensure_topics(
+        bootstrap,
+        Topics(settings.kafka.topic_prefix).all(),
+        partitions=settings.kafka.partitions,
+        replication_factor=settings.kafka.replication_factor,
+    )
 
 
 async def ensure_topics(

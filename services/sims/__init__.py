@@ -1,0 +1,1 @@
+"""In-memory simulators of the outside systems (Coupa, Deltek) for tests, demos and benchmarks."""

@@ -1,0 +1,1 @@
+"""Pieces every simulator shares: fault injection, server-side rate limiting, loopback serving."""

@@ -1,0 +1,1 @@
+"""Coupa Core API simulator: OAuth, invoices, purchase orders, suppliers, faults and Call Outs."""

@@ -1,0 +1,67 @@
+"""Builds the Coupa simulator's aiohttp application from CoupaSimOptions."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+from aiohttp.typedefs import Middleware
+
+from services.sims.common.faults import FaultInjector, add_fault_routes, fault_middleware
+from services.sims.common.ratelimit import rate_limit_middleware
+from services.sims.coupa.admin import (
+    PUSHER_KEY,
+    REQUEST_LOG_KEY,
+    RequestLog,
+    add_admin_routes,
+    admin_errors,
+    record_requests,
+)
+from services.sims.coupa.api import STORE_KEY, TOKENS_KEY, add_api_routes, auth_middleware
+from services.sims.coupa.auth import TokenIssuer
+from services.sims.coupa.callouts import CalloutPusher
+from services.sims.coupa.options import CoupaSimOptions
+from services.sims.coupa.responses import OPTIONS_KEY, render_error
+from services.sims.coupa.store import CoupaStore
+from shared.http.ratelimit import TokenBucket
+from shared.logs import register_secret
+
+ADMIN = "/_admin"
+
+
+def create_app(options: CoupaSimOptions | None = None) -> web.Application:
+    """A ready-to-serve simulator; with no options: any credentials, seeded data, 25/s limit."""
+    options = options or CoupaSimOptions()
+    for secret in (options.client_secret, options.callout.secret, options.callout.client_secret):
+        register_secret(secret)
+    injector = FaultInjector(options.faults)
+    middlewares: list[Middleware] = [record_requests, admin_errors]
+    if options.rate_limit:
+        bucket = TokenBucket(options.rate, options.burst)
+        middlewares.append(
+            rate_limit_middleware(
+                bucket,
+                render_error,
+                exempt_prefixes=(ADMIN,),
+                send_retry_after=options.send_retry_after,
+            )
+        )
+    # The token endpoint stays outside the fault plan so a client can always recover.
+    middlewares += [fault_middleware(injector, render_error, (ADMIN, "/oauth2")), auth_middleware]
+    app = web.Application(middlewares=middlewares)
+    app[OPTIONS_KEY] = options
+    app[STORE_KEY] = store = CoupaStore(options)
+    app[TOKENS_KEY] = TokenIssuer(options)
+    app[PUSHER_KEY] = pusher = CalloutPusher(options.callout)
+    app[REQUEST_LOG_KEY] = RequestLog()
+    store.listeners.append(pusher.notify)
+
+    async def close_pusher(_: web.Application) -> AsyncIterator[None]:
+        yield
+        await pusher.close()
+
+    app.cleanup_ctx.append(close_pusher)
+    add_api_routes(app)
+    add_admin_routes(app)
+    add_fault_routes(app, injector)
+    return app

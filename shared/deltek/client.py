@@ -1,0 +1,304 @@
+"""The Deltek Vantagepoint REST client: the connector's one seam to a tenant.
+
+It relies only on documented behaviour (deltek-api.md), never on simulator shortcuts: bare-array
+answers, ``filterHash`` as the only ledger filter, 200 or 201 on POST, JSON-string posting
+answers. Reads retry with backoff; writes retry only when the tenant says it did nothing (429,
+5xx other than gateway errors) and otherwise surface ``OutcomeUnknownError``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from decimal import Decimal
+from types import TracebackType
+from typing import Any, Literal, Self, TypeVar
+
+import aiohttp
+import orjson
+
+from shared.deltek.auth import TokenManager
+from shared.deltek.config import DeltekConfig
+from shared.deltek.errors import (
+    AMBIGUOUS_WRITE_STATUSES,
+    OutcomeUnknownError,
+    PostingError,
+    error_for_response,
+)
+from shared.deltek.models import (
+    Account,
+    ApBatch,
+    DeltekRecord,
+    Firm,
+    FirmAddress,
+    LedgerRow,
+    Period,
+    PostResult,
+    Project,
+    VendorAccounting,
+)
+from shared.deltek.query import FilterHash, Pages
+from shared.deltek.transport import Answer, Transport
+from shared.http import FatalError, RetryPolicy, TokenBucket, call_with_retries
+
+M = TypeVar("M", bound=DeltekRecord)
+Params = Sequence[tuple[str, str]]
+
+
+def _encode(body: Mapping[str, Any]) -> bytes:
+    """Decimals go out as exact JSON numbers, as in Deltek's samples (§3.A)."""
+
+    def default(value: Any) -> Any:
+        if isinstance(value, Decimal):
+            return orjson.Fragment(str(value))
+        raise TypeError(f"cannot encode {type(value).__name__}")
+
+    return orjson.dumps(body, default=default)
+
+
+def _decode(body: bytes) -> Any:
+    """Parse with decimals kept exact; amounts must never pass through float."""
+    return json.loads(body, parse_float=Decimal) if body.strip() else None
+
+
+def _rows(data: Any) -> list[dict[str, Any]]:
+    """Deltek answers bare arrays (§5); a single object is tolerated as a one-row answer."""
+    if data is None:
+        return []
+    rows = data if isinstance(data, list) else [data]
+    return [row for row in rows if isinstance(row, dict)]
+
+
+def _not_found(exc: FatalError) -> bool:
+    return exc.status == 404
+
+
+class DeltekClient:
+    """Async client for one tenant. Use as ``async with DeltekClient(config) as vp: ...``."""
+
+    def __init__(
+        self,
+        config: DeltekConfig,
+        *,
+        session: aiohttp.ClientSession | None = None,
+        retry: RetryPolicy | None = None,
+        limiter: TokenBucket | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self.config = config
+        self._own_session = session is None
+        self._session = session or aiohttp.ClientSession()
+        self._retry = retry or RetryPolicy()
+        self._sleep = sleep
+        self._transport = Transport(
+            self._session, timeout_seconds=config.timeout_seconds, limiter=limiter
+        )
+        self.auth = TokenManager(config, self._transport, self._retry, sleep=sleep)
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        if self._own_session:
+            await self._session.close()
+
+    # -- plumbing ------------------------------------------------------------------------------
+
+    async def _call(
+        self,
+        method: Literal["GET", "POST", "PUT"],
+        url: str,
+        *,
+        params: Params = (),
+        body: Mapping[str, Any] | None = None,
+    ) -> Any:
+        """One API call with auth renewal on 401 (once) and retries of retriable errors."""
+        payload = None if body is None else _encode(body)
+
+        async def once() -> Any:
+            token = await self.auth.token()
+            answer = await self._transport.send(
+                method, url, params=params, json_body=payload, token=token
+            )
+            if answer.status == 401:
+                token = await self.auth.renew_after(token)
+                answer = await self._transport.send(
+                    method, url, params=params, json_body=payload, token=token
+                )
+                if answer.status == 401:
+                    raise self.auth.mark_attention(f"{method} {url} answered 401 to a fresh token")
+            return self._result(method, url, answer)
+
+        return await call_with_retries(once, self._retry, sleep=self._sleep)
+
+    @staticmethod
+    def _result(method: str, url: str, answer: Answer) -> Any:
+        if method != "GET" and answer.status in AMBIGUOUS_WRITE_STATUSES:
+            raise OutcomeUnknownError(method, url, f"HTTP {answer.status}", status=answer.status)
+        if answer.status >= 400:
+            raise error_for_response(answer.status, answer.body, retry_after=answer.retry_after)
+        return _decode(answer.body)
+
+    async def _one(self, url: str, model: type[M], params: Params = ()) -> M | None:
+        """A single-record read: a 404 or an empty array both mean "no such record"."""
+        try:
+            rows = _rows(await self._call("GET", url, params=params))
+        except FatalError as exc:
+            if _not_found(exc):
+                return None
+            raise
+        return model.model_validate(rows[0]) if rows else None
+
+    async def _iterate(
+        self, url: str, model: type[M], where: FilterHash | None, params: Params = ()
+    ) -> AsyncIterator[M]:
+        pages = Pages(self.config.page_size)
+        filters = where.to_params() if where else []
+        while pages.has_more:
+            rows = _rows(await self._call("GET", url, params=[*params, *filters, *pages.params()]))
+            pages.advance(rows)
+            for row in rows:
+                yield model.model_validate(row)
+
+    async def _write(
+        self,
+        method: Literal["POST", "PUT"],
+        url: str,
+        body: Mapping[str, Any],
+        model: type[M],
+        read_back: Callable[[], Awaitable[M | None]] | None = None,
+    ) -> M:
+        """Write and return the record answered; an answer without one is read back, because
+        the write succeeded and must not look like a failure."""
+        rows = _rows(await self._call(method, url, body=body))
+        if rows:
+            return model.model_validate(rows[0])
+        found = await read_back() if read_back else None
+        if found is None:
+            raise OutcomeUnknownError(method, url, "the answer held no record")
+        return found
+
+    # -- firms and vendors (§2) ----------------------------------------------------------------
+
+    def iter_firms(self, where: FilterHash | None = None) -> AsyncIterator[Firm]:
+        return self._iterate(f"{self.config.api}/firm", Firm, where)
+
+    async def get_firm(self, client_id: str) -> Firm | None:
+        return await self._one(f"{self.config.api}/firm/{client_id}", Firm)
+
+    async def create_firm(self, firm: Firm) -> Firm:
+        """POST, then read back: numbers may be autonumbered or zero-padded (§2.2)."""
+        url = f"{self.config.api}/firm"
+        created = await self._write("POST", url, firm.to_body(), Firm)
+        if created.ClientID is None:
+            raise OutcomeUnknownError("POST", url, "the answer held no ClientID")
+        return await self.get_firm(created.ClientID) or created
+
+    async def update_firm(self, client_id: str, changes: Mapping[str, Any]) -> Firm:
+        """PUT acts as PATCH (§0); ``CLAddress``/``VEAccounting`` arrays update children."""
+        url = f"{self.config.api}/firm/{client_id}"
+        return await self._write("PUT", url, changes, Firm, lambda: self.get_firm(client_id))
+
+    async def list_addresses(self, client_id: str) -> list[FirmAddress]:
+        url = f"{self.config.api}/firm/{client_id}/address"
+        return [a async for a in self._iterate(url, FirmAddress, None)]
+
+    async def add_address(self, client_id: str, address: FirmAddress) -> FirmAddress:
+        url = f"{self.config.api}/firm/{client_id}/address"
+        return await self._write("POST", url, address.to_body(), FirmAddress)
+
+    async def get_vendor_accounting(self, client_id: str) -> VendorAccounting | None:
+        url = f"{self.config.api}/firm/{client_id}/vendorAccountingInfo"
+        return await self._one(url, VendorAccounting)
+
+    async def upsert_vendor_accounting(self, client_id: str, values: VendorAccounting) -> None:
+        """Insert via the vision endpoint the first time, else update through the firm (§2.3).
+
+        Inserting over an existing row fails with a 500 NPE, hence the read first; ``Company``
+        is never sent empty ("Cannot insert NULL into Company column").
+        """
+        body = {k: v for k, v in values.to_body().items() if not (k == "Company" and not v)}
+        if await self.get_vendor_accounting(client_id) is None:
+            await self._call("POST", f"{self.config.vision}/firm/VendorAccountingInfo", body=body)
+        else:
+            body.pop("Vendor", None)
+            await self._call(
+                "PUT", f"{self.config.api}/firm/{client_id}", body={"VEAccounting": [body]}
+            )
+
+    # -- reference data (§4) -------------------------------------------------------------------
+
+    def iter_accounts(self, where: FilterHash | None = None) -> AsyncIterator[Account]:
+        return self._iterate(f"{self.config.api}/Accounts/", Account, where)
+
+    def iter_projects(
+        self, where: FilterHash | None = None, *, level: Literal["wbs1", "wbs2", "wbs3"] = "wbs1"
+    ) -> AsyncIterator[Project]:
+        """Projects, or with ``level`` their phases (wbs2) or tasks (wbs3)."""
+        params = [] if level == "wbs1" else [("wbstype", level)]
+        return self._iterate(f"{self.config.api}/project", Project, where, params)
+
+    async def get_project(self, wbs1: str) -> Project | None:
+        return await self._one(f"{self.config.api}/project/{wbs1}", Project)
+
+    async def list_periods(self) -> list[Period]:
+        return [p async for p in self._iterate(f"{self.config.api}/Settings/Period", Period, None)]
+
+    async def amounts_visible(self) -> bool:
+        """False when every project fee reads zero: the role likely lacks field access (§1.4)."""
+        params = [("fieldFilter", "WBS1,Fee"), ("pageSize", "50"), ("page", "1")]
+        rows = _rows(await self._call("GET", f"{self.config.api}/project", params=params))
+        fees = [Project.model_validate(r).Fee for r in rows]
+        return not fees or any(fee for fee in fees)
+
+    # -- AP entry, posting and the ledger (§3) -------------------------------------------------
+
+    async def create_ap_batch(self, batch: ApBatch) -> ApBatch:
+        """One POST creates the batch with its vouchers and lines. A lost answer raises
+        ``OutcomeUnknownError``: check ``get_ap_batch`` before trying again."""
+        url = f"{self.config.api}/DataEntry/apControl"
+        return await self._write(
+            "POST", url, batch.to_body(), ApBatch, lambda: self.get_ap_batch(batch.Batch)
+        )
+
+    async def get_ap_batch(self, batch: str) -> ApBatch | None:
+        return await self._one(f"{self.config.api}/DataEntry/apControl/{batch}", ApBatch)
+
+    async def post_batch(
+        self, batch: str, period: int, *, company: str, description: str = ""
+    ) -> PostResult:
+        """Post an entered AP batch; the answer is a JSON string holding JSON (§3.A)."""
+        parms = {
+            "batch": batch,
+            "clientcompany": company,
+            "description": description or batch,
+            "period": str(period),
+            "transtype": "AP",
+        }
+        data = await self._call(
+            "PUT", f"{self.config.api}/DataEntry/PostTransFile", body={"parms": parms}
+        )
+        result = PostResult.model_validate(json.loads(data) if isinstance(data, str) else data)
+        if not result.ok:
+            raise PostingError(result.msg or f"batch {batch} was not posted", status=200)
+        return result
+
+    def iter_ap_ledger(self, where: FilterHash) -> AsyncIterator[LedgerRow]:
+        """Posted AP rows. Only ``filterHash`` filters here; plain parameters are ignored (§3.C)."""
+        return self._iterate(f"{self.config.api}/PSALedger/AP", LedgerRow, where)
+
+    async def find_posted_invoice(self, vendor: str, invoice: str) -> list[LedgerRow]:
+        """Ledger rows of one vendor invoice; empty when it has not been posted."""
+        where = (
+            FilterHash().where("Vendor", vendor).where(self.config.ledger_invoice_field, invoice)
+        )
+        return [row async for row in self.iter_ap_ledger(where)]

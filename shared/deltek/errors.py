@@ -1,0 +1,59 @@
+"""Deltek failures sorted into the shared retriable/fatal kinds, plus two the caller acts on.
+
+``OutcomeUnknownError`` (a write whose answer was lost; look it up, never resend blind) and
+``NeedsAttentionError`` (credentials or API authorization a human has to fix).
+"""
+
+from __future__ import annotations
+
+import json
+
+from shared.http import FatalError, HttpError, RetriableError, error_for_status
+
+# A gateway timeout or bad gateway on a write says nothing about whether the tenant committed it.
+AMBIGUOUS_WRITE_STATUSES = frozenset({502, 504})
+_MESSAGE_KEYS = ("message", "error_description", "detail", "error")
+
+
+class OutcomeUnknownError(HttpError):
+    """A write was sent but no answer came back; it may have committed. Look it up first."""
+
+    def __init__(self, method: str, path: str, cause: str, *, status: int | None = None) -> None:
+        super().__init__(f"{method} {path}: outcome unknown ({cause})", status=status)
+        self.method = method
+        self.path = path
+
+
+class NeedsAttentionError(FatalError):
+    """The tenant refuses our credentials; retrying cannot help until someone fixes them."""
+
+
+class PostingError(FatalError):
+    """``PostTransFile`` answered but did not post the batch (``retList`` other than "1")."""
+
+
+def deltek_message(body: bytes | str) -> str:
+    """Deltek's own error text, kept verbatim: ``{"Message": ...}`` or the OAuth error shape.
+
+    Key case varies between sources (deltek-api.md §6), so keys match case-insensitively.
+    """
+    text = body.decode(errors="replace") if isinstance(body, bytes) else body
+    try:
+        parsed = json.loads(text)
+    except ValueError:
+        return text.strip()[:500]
+    if isinstance(parsed, str):
+        return parsed
+    if isinstance(parsed, dict):
+        lowered = {str(k).lower(): v for k, v in parsed.items()}
+        for key in _MESSAGE_KEYS:
+            if isinstance(lowered.get(key), str) and lowered[key]:
+                return str(lowered[key])
+    return text.strip()[:500]
+
+
+def error_for_response(
+    status: int, body: bytes, *, retry_after: float | None = None
+) -> RetriableError | FatalError:
+    """429 and 5xx are retriable (honouring ``Retry-After``); other 4xx are fatal."""
+    return error_for_status(status, deltek_message(body), retry_after=retry_after)

@@ -1,0 +1,87 @@
+"""One HTTP exchange with Vantagepoint, turning network failures into the right error kind.
+
+A failure before the request left (connection refused, DNS) is always safe to retry. Any later
+failure of a write (reset, timeout, closed socket) may hide a committed change, so it becomes
+``OutcomeUnknownError`` instead of a retriable error: the caller must look the write up.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import aiohttp
+from yarl import URL
+
+from shared.deltek.errors import OutcomeUnknownError
+from shared.http import RetriableError, TokenBucket, parse_retry_after
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: int
+    body: bytes
+    retry_after: float | None
+
+
+class Transport:
+    """Sends requests on a shared session, optionally paced by a client-side token bucket."""
+
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        *,
+        timeout_seconds: float,
+        limiter: TokenBucket | None = None,
+    ) -> None:
+        self._session = session
+        self._timeout = aiohttp.ClientTimeout(total=timeout_seconds)
+        self._limiter = limiter
+
+    async def send(
+        self,
+        method: str,
+        url: str,
+        *,
+        params: Sequence[tuple[str, str]] = (),
+        json_body: bytes | None = None,
+        form: Mapping[str, str] | None = None,
+        token: str | None = None,
+        idempotent: bool | None = None,
+    ) -> Answer:
+        """``idempotent`` defaults to "method is GET"; the token endpoint passes True."""
+        if self._limiter is not None:
+            await self._limiter.acquire()
+        headers = {"Accept": "application/json"}
+        if token is not None:
+            headers["Authorization"] = f"Bearer {token}"
+        if json_body is not None:
+            headers["Content-Type"] = "application/json; charset=utf-8"
+        safe = method == "GET" if idempotent is None else idempotent
+        try:
+            async with self._session.request(
+                method,
+                url,
+                params=list(params),
+                data=json_body if form is None else dict(form),
+                headers=headers,
+                timeout=self._timeout,
+            ) as response:
+                body = await response.read()
+                retry_after = parse_retry_after(response.headers.get("Retry-After"))
+        except aiohttp.ClientConnectorError as exc:
+            raise RetriableError(f"cannot connect: {exc}") from exc
+        except (TimeoutError, aiohttp.ClientError) as exc:
+            cause = f"{type(exc).__name__}: {exc}"
+            if not safe:
+                raise OutcomeUnknownError(method, _path(url), cause) from exc
+            raise RetriableError(cause) from exc
+        log.debug("deltek %s %s -> %s", method, _path(url), response.status)
+        return Answer(response.status, body, retry_after)
+
+
+def _path(url: str) -> str:
+    return URL(url).path

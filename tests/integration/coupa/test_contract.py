@@ -1,0 +1,238 @@
+"""Contract tests: the real CoupaClient against the simulator over loopback HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import pytest
+
+from shared.coupa import CoupaAuthError, CoupaNotFoundError, CoupaPermissionError
+from shared.http.errors import RetriableError
+
+
+def _approved(sim, since=None):
+    return {
+        i["id"]
+        for i in sim.store.collections["invoices"].values()
+        if i["status"] == "approved"
+        and (since is None or datetime.fromisoformat(i["updated-at"]) >= since)
+    }
+
+
+async def test_iter_invoices_pages_through_everything_approved_since(sim, make_client):
+    since = datetime(2025, 3, 1, tzinfo=UTC)
+    client = make_client(sim)
+    seen = [inv async for inv in client.iter_invoices(since=since)]
+    assert [inv.id for inv in seen] == list(dict.fromkeys(inv.id for inv in seen))
+    assert {inv.id for inv in seen} == _approved(sim, since)
+    assert len(seen) > 50, "the walk must cross page boundaries"
+    stamps = [inv.updated_at for inv in seen]
+    assert stamps == sorted(stamps)
+    pages = [r for r in sim.requests if r["path"] == "/api/invoices"]
+    assert all("limit=50" in r["query"] and "order_by=updated_at" in r["query"] for r in pages)
+    assert all(isinstance(inv.gross_total, Decimal) for inv in seen)
+
+
+async def test_marking_exported_mid_walk_loses_nothing(sim, make_client):
+    """The paging pitfall of coupa-api.md §3.2: the result set shrinks while we walk it."""
+    client = make_client(sim)
+    expected = {
+        i["id"]
+        for i in sim.store.collections["invoices"].values()
+        if i["status"] == "approved" and not i["exported"]
+    }
+    seen = []
+    async for inv in client.iter_invoices(exported=False):
+        seen.append(inv.id)
+        await client.set_exported(inv.id)
+    assert sorted(seen) == sorted(expected)
+    assert len(seen) > 50
+
+
+async def test_records_sharing_one_updated_at_are_neither_skipped_nor_repeated(sim, make_client):
+    same = "2025-06-01T12:00:00-07:00"
+    for record in list(sim.store.collections["suppliers"].values())[:35]:
+        record["updated-at"] = same
+    client = make_client(sim, page_size=10)
+    ids = [s.id async for s in client.iter_suppliers()]
+    assert sorted(ids) == sorted(sim.store.collections["suppliers"])
+    assert len(ids) == len(set(ids))
+
+
+async def test_status_list_and_supplier_since(sim, make_client):
+    client = make_client(sim)
+    voided_or_disputed = [i async for i in client.iter_invoices(status=["voided", "disputed"])]
+    assert voided_or_disputed
+    assert {i.status for i in voided_or_disputed} <= {"voided", "disputed"}
+    since = datetime(2025, 3, 1, tzinfo=UTC)
+    suppliers = [s async for s in client.iter_suppliers(since=since)]
+    assert suppliers
+    assert all(s.updated_at is not None and s.updated_at >= since for s in suppliers)
+
+
+async def test_po_by_id_and_number_and_missing(sim, make_client):
+    client = make_client(sim)
+    po_id = next(iter(sim.store.collections["purchase_orders"]))
+    by_id = await client.get_purchase_order(po_id)
+    by_number = await client.get_purchase_order_by_number(by_id.po_number or "")
+    assert by_number is not None
+    assert by_number.id == po_id
+    assert by_id.order_lines
+    assert await client.get_purchase_order_by_number("no-such-po") is None
+    with pytest.raises(CoupaNotFoundError):
+        await client.get_purchase_order(1)
+
+
+async def test_set_exported_is_recorded_and_repeatable(sim, make_client):
+    client = make_client(sim)
+    invoice_id = next(i for i in _approved(sim) if not sim.store.get("invoices", i)["exported"])
+    await client.set_exported(invoice_id)
+    await client.set_exported(invoice_id)
+    record = sim.store.get("invoices", invoice_id)
+    assert record["exported"] is True
+    assert record["last-exported-at"] is not None
+
+
+async def test_headers_and_single_flight_token(sim, make_client):
+    client = make_client(sim)
+    invoice_ids = list(sim.store.collections["invoices"])[:15]
+    await asyncio.gather(*(client.get_invoice(i) for i in invoice_ids))
+    assert client.tokens.minted == 1
+    assert sim.tokens.issued == 1
+    api_calls = [r for r in sim.requests if r["path"].startswith("/api/")]
+    assert all(r["headers"]["Accept"] == "application/json" for r in api_calls)
+    assert all(r["headers"]["X-COUPA-API-VERSION"] == "R39" for r in api_calls)
+
+
+async def test_version_header_can_be_turned_off(sim, make_client):
+    client = make_client(sim, api_version=None)
+    await client.get_supplier(next(iter(sim.store.collections["suppliers"])))
+    api_calls = [r for r in sim.requests if r["path"].startswith("/api/")]
+    assert api_calls
+    assert all("X-COUPA-API-VERSION" not in r["headers"] for r in api_calls)
+
+
+async def test_401_after_n_calls_remints_once_and_recovers(sim, make_client):
+    client = make_client(sim)
+    supplier_id = next(iter(sim.store.collections["suppliers"]))
+    sim.faults(unauthorized={"after": 2, "count": 1})
+    for _ in range(4):
+        await client.get_supplier(supplier_id)
+    assert client.tokens.minted == 2
+    assert sim.statuses().count(401) == 1
+
+
+async def test_401_again_with_a_fresh_token_is_a_clear_auth_error(sim, make_client):
+    client = make_client(sim)
+    sim.faults(unauthorized={"after": 0, "count": 2})
+    with pytest.raises(CoupaAuthError, match="fresh token"):
+        await client.get_supplier(next(iter(sim.store.collections["suppliers"])))
+    assert sim.statuses().count(401) == 2, "a 401 is not retried beyond one re-mint"
+
+
+async def test_tokens_expired_at_run_time_are_replaced(sim, make_client, http):
+    client = make_client(sim)
+    supplier_id = next(iter(sim.store.collections["suppliers"]))
+    await client.get_supplier(supplier_id)
+    async with http.post(f"{sim.url}/_admin/tokens/expire") as response:
+        assert (await response.json())["expired"] == 1
+    await client.get_supplier(supplier_id)
+    assert client.tokens.minted == 2
+
+
+async def test_short_lived_tokens_are_renewed_before_expiry(start_sim, make_client):
+    sim = await start_sim(faults={"token_ttl_seconds": 1})
+    client = make_client(sim)
+    supplier_id = next(iter(sim.store.collections["suppliers"]))
+    await client.get_supplier(supplier_id)
+    await asyncio.sleep(1.0)
+    await client.get_supplier(supplier_id)
+    assert client.tokens.minted == 2
+    assert 401 not in sim.statuses()
+
+
+async def test_wrong_secret_in_strict_mode(start_sim, make_client):
+    sim = await start_sim(client_id="connector", client_secret="right")
+    client = make_client(sim, client_secret="wrong")
+    with pytest.raises(CoupaAuthError, match="invalid_client"):
+        await client.get_supplier(1)
+    good = make_client(sim, client_secret="right")
+    assert (await good.get_supplier(next(iter(sim.store.collections["suppliers"])))).id
+
+
+async def test_missing_scope_is_a_permission_error(start_sim, make_client):
+    sim = await start_sim(
+        client_id="connector",
+        client_secret="right",
+        client_scopes=["core.invoice.read", "core.supplier.read"],
+    )
+    client = make_client(
+        sim, client_secret="right", scopes=("core.invoice.read", "core.supplier.read")
+    )
+    with pytest.raises(CoupaPermissionError):
+        await client.set_exported(next(iter(sim.store.collections["invoices"])))
+
+
+@pytest.mark.parametrize("retry_after", [None, 0.02])
+async def test_429_burst_is_retried(sim, make_client, retry_after):
+    client = make_client(sim)
+    sim.faults(throttle={"after": 1, "count": 3}, throttle_retry_after=retry_after)
+    invoice_id = next(iter(sim.store.collections["invoices"]))
+    for _ in range(2):
+        await client.get_invoice(invoice_id)
+    assert sim.statuses().count(429) == 3
+
+
+async def test_server_errors_are_retried_then_surface(sim, make_client):
+    client = make_client(sim, attempts=3)
+    invoice_id = next(iter(sim.store.collections["invoices"]))
+    sim.faults(server_errors={"after": 0, "count": 2})
+    assert (await client.get_invoice(invoice_id)).id == invoice_id
+    sim.faults(server_error_rate=1.0, server_error_status=502)
+    with pytest.raises(RetriableError) as info:
+        await client.get_invoice(invoice_id)
+    assert info.value.status == 502
+
+
+async def test_added_latency_is_tolerated_and_timeouts_are_retriable(sim, make_client):
+    invoice_id = next(iter(sim.store.collections["invoices"]))
+    sim.faults(latency_ms=30)
+    assert (await make_client(sim).get_invoice(invoice_id)).id == invoice_id
+    impatient = make_client(sim, timeout_seconds=0.01, attempts=2)
+    with pytest.raises(RetriableError):
+        await impatient.get_invoice(invoice_id)
+
+
+@pytest.mark.parametrize("mode", ["disconnect", "gateway_timeout"])
+async def test_lost_answer_after_commit_on_set_exported(sim, make_client, mode):
+    client = make_client(sim)
+    invoice_id = next(i for i in _approved(sim) if not sim.store.get("invoices", i)["exported"])
+    await client.get_invoice(invoice_id)  # token and connection ready
+    sim.faults(lost_answer={"after": 0, "count": 2}, lost_answer_mode=mode)
+    await client.set_exported(invoice_id)
+    assert sim.store.get("invoices", invoice_id)["exported"] is True
+    assert sim.injected()["lost_answer"] >= 1
+
+
+async def test_client_side_limit_paces_a_burst(sim, make_client):
+    """Coupa allows 25/s with bursts of 20 (coupa-api.md §6); a client set a little under it
+    never meets a 429, and its own bucket visibly spaces the calls."""
+    client = make_client(sim, rate=20, burst=10)
+    invoice_ids = list(sim.store.collections["invoices"])[:20]
+    started = time.monotonic()
+    await asyncio.gather(*(client.get_invoice(i) for i in invoice_ids))
+    # 21 calls (token + 20) with 10 free: at least 11 waited 1/20 s each.
+    assert time.monotonic() - started >= 11 / 20 - 0.05
+    assert 429 not in sim.statuses()
+
+
+async def test_without_client_limit_server_429s_are_absorbed(start_sim, make_client):
+    sim = await start_sim(rate=100, burst=3)
+    client = make_client(sim, rate=10_000, burst=1_000, attempts=12)
+    invoice_ids = list(sim.store.collections["invoices"])[:12]
+    found = await asyncio.gather(*(client.get_invoice(i) for i in invoice_ids))
+    assert [f.id for f in found] == invoice_ids
+    assert 429 in sim.statuses()

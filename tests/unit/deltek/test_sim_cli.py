@@ -1,0 +1,40 @@
+"""``connector sim deltek`` argument handling, without starting a server."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from services.sims.deltek.cli import add_arguments, build_options, run
+
+
+def parse(*argv: str) -> argparse.Namespace:
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    return parser.parse_args(list(argv))
+
+
+def test_defaults_are_open_and_seeded() -> None:
+    args = parse()
+    options = build_options(args)
+    assert (args.host, args.port) == ("127.0.0.1", 8092)
+    assert not options.strict_credentials
+    assert options.seed.vendors == 300
+
+
+def test_flags_and_options_file(tmp_path: Path) -> None:
+    extra = tmp_path / "options.json"
+    extra.write_text(json.dumps({"duplicate_batch": "reject", "seed": {"seed": 9, "vendors": 5}}))
+    options = build_options(
+        parse("--strict", "--password", "pw", "--restricted-role", "--options", str(extra))
+    )
+    assert options.strict_credentials
+    assert options.credentials.password == "pw"
+    assert options.restricted_role
+    assert options.duplicate_batch == "reject"
+    assert (options.seed.seed, options.seed.vendors) == (9, 5)
+
+
+def test_invalid_fault_plan_exits_with_2() -> None:
+    assert run(parse("--faults", '{"no_such_fault": 1}')) == 2
