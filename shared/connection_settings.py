@@ -1,0 +1,53 @@
+"""The non-secret settings of a connection that the mapper and the poster act on.
+
+The connections file (``connector connections apply``) carries these under ``mapping`` and
+``deltek``; secrets live apart, encrypted, and never reach these models.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+_SETTINGS = ConfigDict(frozen=True, extra="forbid")
+
+
+class MappingSettings(BaseModel):
+    """How a Coupa account's segments and an invoice's extra amounts become Deltek lines.
+
+    Segment numbers are 1-based, as Coupa names them (``segment-1`` .. ``segment-20``). A null
+    project segment means the connection books to GL accounts only.
+    """
+
+    model_config = _SETTINGS
+
+    create_vendors: bool = False
+    gl_account_segment: int = Field(default=2, ge=1, le=20)
+    project_segment: int | None = Field(default=1, ge=1, le=20)
+    phase_segment: int | None = Field(default=3, ge=1, le=20)
+    task_segment: int | None = Field(default=None, ge=1, le=20)
+    # Deltek GL accounts for what Coupa carries on the invoice header rather than on a line.
+    shipping_account: str | None = None
+    handling_account: str | None = None
+    misc_account: str | None = None
+    tax_account: str | None = None
+
+
+class DeltekPostingSettings(BaseModel):
+    """Where vouchers go in Deltek and whether the poster also posts their batch."""
+
+    model_config = _SETTINGS
+
+    company: str | None = None
+    liability_code: str | None = None
+    bank_code: str | None = None
+    post_batches: bool = False
+
+
+class ConnectionSettings(BaseModel):
+    """One connection's name and non-secret settings, as services receive them."""
+
+    model_config = _SETTINGS
+
+    name: str
+    mapping: MappingSettings = MappingSettings()
+    deltek: DeltekPostingSettings = DeltekPostingSettings()

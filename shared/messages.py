@@ -1,0 +1,138 @@
+"""Payloads of the pipeline's messages: the contract between ingest, mapper and poster.
+
+Events are past tense (``InvoiceApproved``), commands imperative (``PostApInvoice``); each rides in
+an ``Envelope`` whose ``schema`` names it. Money is ``Decimal`` and travels as a string.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any, Literal
+
+import orjson
+from pydantic import BaseModel, ConfigDict, Field
+
+INVOICE_APPROVED = "InvoiceApproved"
+SUPPLIER_CHANGED = "SupplierChanged"
+POST_AP_INVOICE = "PostApInvoice"
+UPSERT_VENDOR = "UpsertVendor"
+INVOICE_POSTED = "InvoicePosted"
+VENDOR_UPSERTED = "VendorUpserted"
+WRITE_FAILED = "WriteFailed"
+
+_FROZEN = ConfigDict(frozen=True)
+# uuid5 namespace for every Deltek key we derive; changing it would break duplicate detection.
+_NAMESPACE = uuid.UUID("5b3f4f8e-6a55-4c1e-9d1a-0c0ffee0d3e1")
+
+
+class InvoiceApproved(BaseModel):
+    """An approved Coupa invoice as Coupa returned it, with the purchase orders its lines cite."""
+
+    model_config = _FROZEN
+
+    invoice: dict[str, Any]
+    purchase_orders: list[dict[str, Any]] = Field(default_factory=list)
+
+
+class SupplierChanged(BaseModel):
+    """A Coupa supplier as Coupa returned it (remit-to addresses, tax id, payment term)."""
+
+    model_config = _FROZEN
+
+    supplier: dict[str, Any]
+
+
+class ApLine(BaseModel):
+    """One voucher line: where the money goes in Deltek, and where it came from in Coupa."""
+
+    model_config = _FROZEN
+
+    seq: int = Field(ge=1)
+    description: str
+    account: str
+    wbs1: str | None = None
+    wbs2: str | None = None
+    wbs3: str | None = None
+    amount: Decimal
+    po_number: str | None = None
+    source: Literal["line", "allocation", "charge", "tax"]
+    coupa_line_id: int | None = None
+
+
+class PostApInvoice(BaseModel):
+    """Enter (and, if the connection says so, post) one AP voucher for one Coupa invoice."""
+
+    model_config = _FROZEN
+
+    job_id: str
+    connection: str
+    record_key: str
+    coupa_id: int
+    coupa_version: str
+    invoice_number: str
+    vendor: str
+    invoice_date: date
+    period: int
+    currency: str
+    pay_terms: str | None = None
+    is_credit_note: bool = False
+    total: Decimal
+    lines: tuple[ApLine, ...]
+    approved_at: datetime | None = None
+
+    def content_hash(self) -> str:
+        """What makes this voucher what it is; a different hash for a posted job means "changed"."""
+        body = self.model_dump(mode="json", exclude={"coupa_version", "approved_at"})
+        return hashlib.sha256(orjson.dumps(body, option=orjson.OPT_SORT_KEYS)).hexdigest()
+
+
+class InvoicePosted(BaseModel):
+    """The poster's word that a job is in Deltek, and how it found out."""
+
+    model_config = _FROZEN
+
+    job_id: str
+    record_key: str
+    batch: str
+    master_pkey: str
+    outcome: Literal["created", "already_entered", "already_posted"]
+    posted: bool
+    voucher: str | None = None
+    period: int | None = None
+    post_seq: str | None = None
+
+
+class WriteFailed(BaseModel):
+    """A write Deltek refused (parked with Deltek's message) or that could not be done (failed)."""
+
+    model_config = _FROZEN
+
+    job_id: str
+    record_key: str
+    kind: Literal["parked", "failed", "flagged"]
+    reason: str
+
+
+def invoice_job_id(connection: str, coupa_id: int | str) -> str:
+    return f"{connection}:invoice:{coupa_id}"
+
+
+def batch_name(job_id: str) -> str:
+    """A Deltek ``Batch`` derived from the job alone, at most 32 characters (deltek-api §3.C).
+
+    ``CP`` + 30 hex characters of a hash: stable across retries, replays and posters, distinct
+    across connections that share a Deltek tenant.
+    """
+    return "CP" + hashlib.sha256(job_id.encode()).hexdigest()[:30].upper()
+
+
+def master_pkey(job_id: str) -> str:
+    """The voucher's ``MasterPKey``: 32 hex characters, the same for every attempt."""
+    return uuid.uuid5(_NAMESPACE, job_id).hex
+
+
+def line_pkey(job_id: str, seq: int) -> str:
+    return uuid.uuid5(_NAMESPACE, f"{job_id}:{seq}").hex
