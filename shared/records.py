@@ -84,3 +84,53 @@ async def record_received(
             coords=coords,
         )
     return int(record_id), created
+
+
+async def transition(
+    conn: Connection,
+    *,
+    record_id: int,
+    record_key: str,
+    state: str,
+    service: str,
+    event: str,
+    details: dict[str, Any],
+    coords: Coordinates | None = None,
+    job_id: str | None = None,
+    parked_reason: str | None = None,
+    waiting_for: list[dict[str, str]] | None = None,
+    command: dict[str, Any] | None = None,
+) -> None:
+    """Move a record to ``state`` and add the audit event that explains the move, atomically.
+
+    ``parked_reason`` and ``waiting_for`` are cleared whenever the record leaves ``parked``;
+    ``job_id`` and ``command`` keep their last value unless given.
+    """
+    async with conn.transaction():
+        await conn.execute(
+            """UPDATE records
+                  SET state = $2,
+                      job_id = COALESCE($3, job_id),
+                      parked_reason = $4,
+                      waiting_for = $5,
+                      command = COALESCE($6, command),
+                      last_error = CASE WHEN $2 IN ('parked', 'failed', 'flagged') THEN $4
+                                        ELSE last_error END,
+                      updated_at = now()
+                WHERE id = $1""",
+            record_id,
+            state,
+            job_id,
+            parked_reason,
+            waiting_for,
+            command,
+        )
+        await append_audit(
+            conn,
+            record_key=record_key,
+            record_id=record_id,
+            service=service,
+            event=event,
+            details=details,
+            coords=coords,
+        )
