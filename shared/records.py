@@ -97,21 +97,23 @@ async def transition(
     details: dict[str, Any],
     coords: Coordinates | None = None,
     job_id: str | None = None,
-    parked_reason: str | None = None,
+    reason: str | None = None,
     waiting_for: list[dict[str, str]] | None = None,
     command: dict[str, Any] | None = None,
 ) -> None:
     """Move a record to ``state`` and add the audit event that explains the move, atomically.
 
-    ``parked_reason`` and ``waiting_for`` are cleared whenever the record leaves ``parked``;
-    ``job_id`` and ``command`` keep their last value unless given.
+    ``reason`` (plain words for a clerk) becomes ``parked_reason`` for a parked record and
+    ``last_error`` for a parked, failed or flagged one; ``parked_reason`` and ``waiting_for`` are
+    cleared whenever the record leaves ``parked``; ``job_id`` and ``command`` keep their last
+    value unless given.
     """
     async with conn.transaction():
         await conn.execute(
             """UPDATE records
                   SET state = $2,
                       job_id = COALESCE($3, job_id),
-                      parked_reason = $4,
+                      parked_reason = CASE WHEN $2 = 'parked' THEN $4 END,
                       waiting_for = $5,
                       command = COALESCE($6, command),
                       last_error = CASE WHEN $2 IN ('parked', 'failed', 'flagged') THEN $4
@@ -121,7 +123,7 @@ async def transition(
             record_id,
             state,
             job_id,
-            parked_reason,
+            reason,
             waiting_for,
             command,
         )

@@ -118,19 +118,24 @@ class TokenProvider:
                 return answer
             raise CoupaAuthError("token endpoint answered with something other than an object")
         if status in (400, 401, 403):
-            raise CoupaAuthError(_oauth_reason(body), status=status)
+            raise _refusal(body, status)
         raise error_for_status(
             status, "token request failed", retry_after=parse_retry_after(retry_after)
         )
 
 
-def _oauth_reason(body: bytes) -> str:
+def _refusal(body: bytes, status: int) -> CoupaAuthError:
     """The RFC 6749 ``error`` code and description, never echoing our own request."""
     try:
         data = orjson.loads(body)
     except orjson.JSONDecodeError:
-        return "Coupa refused the client credentials"
+        data = None
     if not isinstance(data, dict):
-        return "Coupa refused the client credentials"
-    code, text = data.get("error", "refused"), data.get("error_description", "")
-    return f"Coupa refused the client credentials: {code} {text}".strip()
+        return CoupaAuthError("Coupa refused the client credentials", status=status)
+    code, text = str(data.get("error", "refused")), str(data.get("error_description", ""))
+    return CoupaAuthError(
+        f"Coupa refused the client credentials: {code} {text}".strip(),
+        status=status,
+        oauth_error=code,
+        description=text,
+    )

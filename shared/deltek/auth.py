@@ -16,7 +16,12 @@ import time
 from collections.abc import Awaitable, Callable
 
 from shared.deltek.config import DeltekConfig
-from shared.deltek.errors import NeedsAttentionError, error_for_response
+from shared.deltek.errors import (
+    NeedsAttentionError,
+    TokenRefusedError,
+    error_for_response,
+    oauth_error_code,
+)
 from shared.deltek.transport import Transport
 from shared.http import FatalError, RetryPolicy, call_with_retries
 from shared.logs import register_secret
@@ -135,7 +140,13 @@ class TokenManager:
             # Asking for another token is harmless, so even a lost answer may be retried.
             answer = await self._transport.send("POST", url, form=form, idempotent=True)
             if answer.status != 200:
-                raise error_for_response(answer.status, answer.body, retry_after=answer.retry_after)
+                error = error_for_response(
+                    answer.status, answer.body, retry_after=answer.retry_after
+                )
+                if isinstance(error, FatalError):
+                    code = oauth_error_code(answer.body)
+                    raise TokenRefusedError(error.detail, status=answer.status, oauth_error=code)
+                raise error
             return answer.body
 
         body = json.loads(await call_with_retries(once, self._retry, sleep=self._sleep))

@@ -28,6 +28,18 @@ class NeedsAttentionError(FatalError):
     """The tenant refuses our credentials; retrying cannot help until someone fixes them."""
 
 
+class TokenRefusedError(FatalError):
+    """The token endpoint refused a grant (4xx); ``oauth_error`` is its RFC 6749 code, if any.
+
+    The code (``invalid_client``, ``invalid_grant``, ``unauthorized_client``) tells a bad client
+    secret from a bad password or a disabled password grant, which the text alone does not.
+    """
+
+    def __init__(self, detail: str, *, status: int, oauth_error: str | None) -> None:
+        super().__init__(detail, status=status)
+        self.oauth_error = oauth_error
+
+
 class PostingError(FatalError):
     """``PostTransFile`` answered but did not post the batch (``retList`` other than "1")."""
 
@@ -50,6 +62,16 @@ def deltek_message(body: bytes | str) -> str:
             if isinstance(lowered.get(key), str) and lowered[key]:
                 return str(lowered[key])
     return text.strip()[:500]
+
+
+def oauth_error_code(body: bytes) -> str | None:
+    """The ``error`` member of an OAuth error body (§1.3), or None when the body has none."""
+    try:
+        parsed = json.loads(body)
+    except ValueError:
+        return None
+    code = parsed.get("error") if isinstance(parsed, dict) else None
+    return code if isinstance(code, str) and code else None
 
 
 def error_for_response(

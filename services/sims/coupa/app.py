@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from email.utils import formatdate
 
-from aiohttp import web
+from aiohttp import hdrs, web
 from aiohttp.typedefs import Middleware
 
 from services.sims.common.faults import FaultInjector, add_fault_routes, fault_middleware
@@ -27,6 +29,17 @@ from shared.http.ratelimit import TokenBucket
 from shared.logs import register_secret
 
 ADMIN = "/_admin"
+
+
+def _skewed_date(
+    seconds: float,
+) -> Callable[[web.Request, web.StreamResponse], Awaitable[None]]:
+    """Stamp answers with a ``Date`` that is ``seconds`` off, before aiohttp adds the true one."""
+
+    async def stamp(_request: web.Request, response: web.StreamResponse) -> None:
+        response.headers[hdrs.DATE] = formatdate(time.time() + seconds, usegmt=True)
+
+    return stamp
 
 
 def create_app(options: CoupaSimOptions | None = None) -> web.Application:
@@ -61,6 +74,8 @@ def create_app(options: CoupaSimOptions | None = None) -> web.Application:
         await pusher.close()
 
     app.cleanup_ctx.append(close_pusher)
+    if options.clock_skew_seconds:
+        app.on_response_prepare.append(_skewed_date(options.clock_skew_seconds))
     add_api_routes(app)
     add_admin_routes(app)
     add_fault_routes(app, injector)

@@ -25,6 +25,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-rate-limit", action="store_true", help="disable the 25/s limiter")
     parser.add_argument("--retry-after", action="store_true", help="send Retry-After on 429")
     parser.add_argument("--faults", help="fault plan as JSON, or @path to a JSON file")
+    parser.add_argument("--clock-skew", type=float, default=0.0, help="Date header offset, s")
     parser.add_argument("--callout-url", help="push Call Outs to {url}/invoices, {url}/suppliers")
     parser.add_argument("--callout-auth", choices=("hmac", "oauth", "none"), default="hmac")
     parser.add_argument("--callout-secret", help="HMAC secret for X-Coupa-Signature")
@@ -49,6 +50,7 @@ def options_from_args(args: argparse.Namespace) -> CoupaSimOptions:
         token_expires_in=args.token_expires_in,
         rate_limit=not args.no_rate_limit,
         send_retry_after=args.retry_after,
+        clock_skew_seconds=args.clock_skew,
         faults=faults,
         callout=CalloutOptions(
             url=args.callout_url,

@@ -13,6 +13,8 @@ Defaults for [I] (inferred) facts of coupa-api.md, each switchable:
 - Marking an invoice exported also moves its ``updated-at`` (``export_touches_updated_at``) (§3.3).
 - Ties under ``order_by`` are broken by ascending ``id`` (§3.2).
 - Call Outs are retried 3 times with backoff (``callout_attempts``) (§7).
+- ``clock_skew_seconds`` shifts the ``Date`` header of every answer, to show a client what a
+  server whose clock is off looks like (0: the true time).
 """
 
 from __future__ import annotations
@@ -89,6 +91,7 @@ class CoupaSimOptions(BaseModel):
     unknown_filter: Literal["error", "ignore"] = "error"
     export_touches_updated_at: bool = True
     utc_offset_minutes: int = -420
+    clock_skew_seconds: float = 0.0
     faults: FaultPlan = FaultPlan()
     callout: CalloutOptions = CalloutOptions()
 
