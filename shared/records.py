@@ -34,6 +34,13 @@ async def append_audit(
     )
 
 
+def coupa_version(payload: dict[str, Any], kind: str) -> str:
+    """Coupa's ``updated-at`` of the object an event carries (``{"invoice": {...}, ...}``)."""
+    body = payload.get(kind)
+    source = body if isinstance(body, dict) else payload
+    return str(source.get("updated-at") or source.get("updated_at") or "")
+
+
 def _parse_key(key: str) -> tuple[str, str, str]:
     connection, kind, coupa_id = key.split(":", 2)
     return connection, kind, coupa_id
@@ -48,7 +55,7 @@ async def record_received(
     so the story shows every delivery but the record exists once.
     """
     connection, kind, coupa_id = _parse_key(envelope.key)
-    version = str(envelope.payload.get("updated-at") or envelope.payload.get("updated_at") or "")
+    version = coupa_version(envelope.payload, kind)
     async with conn.transaction():
         record_id = await conn.fetchval(
             """INSERT INTO records (record_key, connection, kind, coupa_id, version, payload)

@@ -71,5 +71,12 @@ def invoice_event(
         connection=connection,
         key=f"{connection}:invoice:{coupa_id}",
         source="webhook",
-        payload={"id": coupa_id, "invoice-number": f"INV-{coupa_id}", "updated-at": updated_at},
+        payload={
+            "invoice": {
+                "id": coupa_id,
+                "invoice-number": f"INV-{coupa_id}",
+                "updated-at": updated_at,
+            },
+            "purchase_orders": [],
+        },
     )

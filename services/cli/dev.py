@@ -20,11 +20,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 
+import asyncpg
+
 from services.cli.migrate_cmd import apply as apply_migrations
+from shared.db.pool import init_connection
 from shared.embedded.broker import EmbeddedBroker
 from shared.embedded.postgres import EmbeddedPostgres
 from shared.embedded.process import spawn, stop
-from shared.kafka.topics import ensure_pipeline_topics
+from shared.kafka.producer import Publisher
+from shared.kafka.topics import Topics, ensure_pipeline_topics
+from shared.replay import UNFINISHED, Selection, plan, select, send
 from shared.settings import Settings
 from shared.stack import (
     DEFAULT_BROKER_PORT,
@@ -154,7 +159,7 @@ def run(args: argparse.Namespace) -> int:
         else:
             bootstrap = settings.kafka_bootstrap
         endpoints = Endpoints(database_url, bootstrap)
-        asyncio.run(_prepare(settings, endpoints))
+        asyncio.run(_prepare(settings, endpoints, fresh_broker=broker is not None))
         write_stack(settings, endpoints, os.getpid())
         children = _children(args, endpoints, logs)
         for child in children:
@@ -202,11 +207,32 @@ def _children(args: argparse.Namespace, endpoints: Endpoints, logs: Path) -> lis
     return children
 
 
-async def _prepare(settings: Settings, endpoints: Endpoints) -> None:
+async def _prepare(settings: Settings, endpoints: Endpoints, *, fresh_broker: bool) -> None:
     applied = await apply_migrations(endpoints.database_url)
     if applied:
         print(f"dev: migrations applied: {', '.join(applied)}", flush=True)
     await ensure_pipeline_topics(settings, endpoints.kafka_bootstrap)
+    if fresh_broker:
+        count = await republish_unfinished(settings, endpoints)
+        if count:
+            print(f"dev: re-published {count} unfinished record(s)", flush=True)
+
+
+async def republish_unfinished(settings: Settings, endpoints: Endpoints) -> int:
+    """Put back what the last run's in-memory broker held: records Postgres shows unfinished."""
+    conn = await asyncpg.connect(endpoints.database_url)
+    await init_connection(conn)
+    publisher = Publisher(endpoints.kafka_bootstrap, settings.kafka)
+    await publisher.start()
+    try:
+        replays = plan(
+            await select(conn, Selection(states=UNFINISHED)), Topics(settings.kafka.topic_prefix)
+        )
+        await send(conn, publisher, replays, by="dev")
+        return len(replays)
+    finally:
+        await publisher.stop()
+        await conn.close()
 
 
 def _print_summary(

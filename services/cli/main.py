@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 from aiohttp import web
 
-from services.cli import dev, migrate_cmd
+from services.cli import audit_cmd, dev, migrate_cmd, replay_cmd
 from services.sims.coupa import cli as coupa_sim
 from services.sims.deltek import cli as deltek_sim
 from shared.kafka.topics import ensure_pipeline_topics
@@ -71,6 +71,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     migrate_parser = sub.add_parser("migrate", help="apply pending database migrations")
     migrate_parser.set_defaults(func=lambda args: asyncio.run(migrate_cmd.run()))
+
+    for name, module, text in (
+        ("audit", audit_cmd, "print a record's whole story"),
+        ("replay", replay_cmd, "re-run records by key, time range or state"),
+    ):
+        command_parser = sub.add_parser(name, help=text)
+        module.add_arguments(command_parser)
+        command_parser.set_defaults(func=module.run)
 
     sim_parser = sub.add_parser("sim", help="run a simulator of Coupa or Deltek")
     systems = sim_parser.add_subparsers(dest="system", required=True, metavar="SYSTEM")

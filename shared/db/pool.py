@@ -13,7 +13,8 @@ Pool = asyncpg.Pool
 Connection: TypeAlias = "asyncpg.Connection[asyncpg.Record] | PoolConnectionProxy[asyncpg.Record]"
 
 
-async def _init_connection(conn: asyncpg.Connection) -> None:
+async def init_connection(conn: Connection) -> None:
+    """Prepare a connection the way every pooled one is (the CLI's single connections too)."""
     # jsonb columns travel as orjson-encoded text, so payloads round-trip byte-for-byte.
     await conn.set_type_codec(
         "jsonb",
@@ -26,7 +27,7 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
 async def create_pool(url: str, *, min_size: int = 1, max_size: int = 10) -> Pool:
     """Open a pool whose connections decode ``jsonb`` into Python objects."""
     pool = await asyncpg.create_pool(
-        url, min_size=min_size, max_size=max_size, init=_init_connection, command_timeout=60
+        url, min_size=min_size, max_size=max_size, init=init_connection, command_timeout=60
     )
     assert pool is not None
     return pool

@@ -68,10 +68,10 @@ async def test_commits_only_after_handler_finished_and_resumes_after_restart(
     seen: list[int] = []
 
     async def slow_handler(envelope: Envelope, coords: Coordinates) -> None:
-        if envelope.payload["id"] == 1:
+        if envelope.payload["invoice"]["id"] == 1:
             entered.set()
             await gate.wait()
-        seen.append(envelope.payload["id"])
+        seen.append(envelope.payload["invoice"]["id"])
 
     loop = make_loop(
         kafka_bootstrap, topics, slow_handler, publisher, kafka_tuning, consumer_tuning
@@ -96,7 +96,7 @@ async def test_commits_only_after_handler_finished_and_resumes_after_restart(
     resumed: list[int] = []
 
     async def record(envelope: Envelope, coords: Coordinates) -> None:
-        resumed.append(envelope.payload["id"])
+        resumed.append(envelope.payload["invoice"]["id"])
 
     second = make_loop(kafka_bootstrap, topics, record, publisher, kafka_tuning, consumer_tuning)
     task = asyncio.create_task(second.run())
@@ -117,7 +117,7 @@ async def test_crash_mid_handler_redelivers_the_unfinished_message(
     entered = asyncio.Event()
 
     async def dies_on_two(envelope: Envelope, coords: Coordinates) -> None:
-        if envelope.payload["id"] == 2:
+        if envelope.payload["invoice"]["id"] == 2:
             entered.set()
             await asyncio.Event().wait()  # hangs until the task is cancelled: a crash
 
@@ -131,7 +131,7 @@ async def test_crash_mid_handler_redelivers_the_unfinished_message(
     again: list[int] = []
 
     async def record(envelope: Envelope, coords: Coordinates) -> None:
-        again.append(envelope.payload["id"])
+        again.append(envelope.payload["invoice"]["id"])
 
     second = make_loop(kafka_bootstrap, topics, record, publisher, kafka_tuning, consumer_tuning)
     task = asyncio.create_task(second.run())
@@ -155,7 +155,7 @@ async def test_undecodable_and_poison_messages_go_to_the_dead_letter_topic(
     done: list[int] = []
 
     async def poison_on_one(envelope: Envelope, coords: Coordinates) -> None:
-        coupa_id = envelope.payload["id"]
+        coupa_id = envelope.payload["invoice"]["id"]
         attempts[coupa_id] = attempts.get(coupa_id, 0) + 1
         if coupa_id == 1:
             raise ValueError("cannot map this invoice")
