@@ -33,6 +33,13 @@ class ConsumerTuning(BaseModel):
     backoff_max_seconds: float = 30.0
 
 
+class IngestTuning(BaseModel):
+    """How far the poll looks back: re-read overlap, and the first poll of a new connection."""
+
+    poll_overlap_seconds: float = Field(default=300.0, ge=0)
+    first_poll_lookback_days: float = Field(default=30.0, ge=0)
+
+
 class Settings(BaseSettings):
     """Everything a service needs at start; unset database or broker means the embedded ones."""
 
@@ -50,5 +57,8 @@ class Settings(BaseSettings):
     db_pool_min: int = 1
     db_pool_max: int = 10
     shutdown_timeout_seconds: float = 30.0
+    # Request bodies above this get 413; a Coupa invoice with all its lines is far smaller.
+    max_body_bytes: int = Field(default=1 << 20, ge=1024)
     kafka: KafkaTuning = KafkaTuning()
     consumer: ConsumerTuning = ConsumerTuning()
+    ingest: IngestTuning = IngestTuning()

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -33,16 +35,24 @@ def _with_database(url: str, database: str) -> str:
 
 
 @pytest.fixture(scope="session")
-def pg_admin_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """URL of a database on a server where tests may create and drop databases."""
+def pg_admin_url() -> Iterator[str]:
+    """URL of a database on a server where tests may create and drop databases.
+
+    The data lives in a folder of its own, not in pytest's numbered temp folders, which a second
+    pytest run on the same machine may prune while this one still uses them.
+    """
     external = os.environ.get("CONNECTOR_TEST_DATABASE_URL")
     if external:
         yield external
         return
-    server = EmbeddedPostgres(tmp_path_factory.mktemp("pg") / "pgdata", free_port(), durable=False)
-    server.start()
-    yield server.admin_url
-    server.stop()
+    folder = Path(tempfile.mkdtemp(prefix="connector-test-pg-"))
+    server = EmbeddedPostgres(folder / "pgdata", free_port(), durable=False)
+    try:
+        server.start()
+        yield server.admin_url
+    finally:
+        server.stop()
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 async def _admin(url: str, *statements: str) -> None:

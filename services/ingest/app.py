@@ -1,24 +1,71 @@
 """The ingest service: Coupa Call Outs and the Coupa poll in, Kafka topics out.
 
-Webhook routes and the poll arrive with issue 4; today ingest serves health, readiness and
-metrics and consumes ``deltek.results`` (for the optional mark-exported step) into the audit
-trail.
+Pushes and polls meet in the Coupa inbox (one row per object version), which a background drain
+publishes to ``coupa.invoices`` / ``coupa.suppliers``, invoices with the purchase orders their
+lines cite. Ingest also consumes ``deltek.results`` into the audit trail.
 """
 
 from __future__ import annotations
 
-from aiohttp import web
+from dataclasses import dataclass, field
+from datetime import timedelta
 
-from shared.service.app import base_app
-from shared.service.consuming import add_consumer, audit_each
+from aiohttp import web
+from prometheus_client import Counter
+
+from services.ingest.callouts import CalloutRoutes
+from services.ingest.directory import CoupaConnections
+from services.ingest.outbox import InboxDrain
+from services.ingest.poller import Poller
+from shared.service.app import METRICS, POOL, PUBLISHER, add_background_loop, base_app
+from shared.service.consuming import add_consumer, audit_each, topics_of
 from shared.settings import Settings
 from shared.stack import Endpoints
 
 SERVICE = "ingest"
 
 
-def create_app(settings: Settings, endpoints: Endpoints) -> web.Application:
+@dataclass
+class _Drains:
+    """The running drain, so a Call Out can wake it; empty until the app has started."""
+
+    running: list[InboxDrain] = field(default_factory=list)
+
+    def wake(self) -> None:
+        for drain in self.running:
+            drain.wake()
+
+
+def create_app(
+    settings: Settings, endpoints: Endpoints, directory: CoupaConnections
+) -> web.Application:
     app = base_app(SERVICE, settings, endpoints)
+    drains = _Drains()
+    callouts = Counter(
+        "connector_callouts_total",
+        "Call Outs and token requests by kind and outcome",
+        ["kind", "outcome"],
+        registry=app[METRICS].registry,
+    )
+    CalloutRoutes(lambda: app[POOL], directory, drains.wake, callouts).add_to(app)
+
+    def make_drain(app: web.Application) -> InboxDrain:
+        drain = InboxDrain(app[POOL], app[PUBLISHER], topics_of(app), directory)
+        drains.running.append(drain)
+        return drain
+
+    add_background_loop(app, make_drain)
+    tuning = settings.ingest
+    add_background_loop(
+        app,
+        lambda app: Poller(
+            app[POOL],
+            directory,
+            on_accepted=drains.wake,
+            overlap=timedelta(seconds=tuning.poll_overlap_seconds),
+            first_lookback=timedelta(days=tuning.first_poll_lookback_days),
+        ),
+    )
     add_consumer(
         app,
         group="connector-ingest",

@@ -30,6 +30,7 @@ from shared.kafka.envelope import Coordinates, Envelope
 from shared.kafka.producer import Publisher
 from shared.kafka.topics import dead_letter_topic
 from shared.service.metrics import ServiceMetrics
+from shared.service.waiting import wait_for_event
 from shared.settings import ConsumerTuning, KafkaTuning
 
 log = logging.getLogger(__name__)
@@ -229,11 +230,7 @@ class ConsumerLoop:
             self._tuning.backoff_max_seconds,
             self._tuning.backoff_initial_seconds * 2 ** min(attempt, 30),
         )
-        try:
-            await asyncio.wait_for(self._stopping.wait(), timeout=random.uniform(0, ceiling))
-        except TimeoutError:
-            return True
-        return False
+        return not await wait_for_event(self._stopping, random.uniform(0, ceiling))
 
     async def _report_lag(self, consumer: AIOKafkaConsumer) -> None:
         for tp in consumer.assignment():

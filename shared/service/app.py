@@ -50,7 +50,9 @@ _READY_TIMEOUT = 2.0
 def base_app(name: str, settings: Settings, endpoints: Endpoints) -> web.Application:
     """An app with the endpoints and resources every service has; add routes and loops after."""
     metrics = ServiceMetrics(name)
-    app = web.Application(middlewares=[_metrics_middleware(metrics)], client_max_size=1 << 20)
+    app = web.Application(
+        middlewares=[_metrics_middleware(metrics)], client_max_size=settings.max_body_bytes
+    )
     app[SETTINGS] = settings
     app[ENDPOINTS] = endpoints
     app[METRICS] = metrics

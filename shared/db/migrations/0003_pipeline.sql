@@ -1,5 +1,5 @@
 -- What the pipeline needs beyond records and audit (architecture §3): explicit maps, the Deltek
--- reference cache, the posting ledger, poll cursors and webhook replay protection.
+-- reference cache, the posting ledger, poll cursors and the Coupa inbox.
 
 ALTER TABLE records DROP CONSTRAINT records_state_check;
 ALTER TABLE records ADD CONSTRAINT records_state_check CHECK (state IN (
@@ -116,11 +116,21 @@ CREATE TABLE poll_cursors (
     PRIMARY KEY (connection, kind)
 );
 
--- Replay protection for Call Outs: the same delivery is acknowledged but not published again.
-CREATE TABLE webhook_deliveries (
-    connection   text NOT NULL,
-    kind         text NOT NULL,
-    delivery_key text NOT NULL,        -- Coupa id and updated-at of the pushed object
+-- Every Coupa object version ingest accepted, pushed or polled, once: replay protection for
+-- Call Outs (a delivery seen before is acknowledged, not published again) and the outbox the
+-- publisher drains, so an accepted push survives a broker outage or a crash.
+CREATE TABLE coupa_inbox (
+    id           bigserial PRIMARY KEY,
+    connection   text        NOT NULL,
+    kind         text        NOT NULL CHECK (kind IN ('invoice', 'supplier')),
+    coupa_id     text        NOT NULL,
+    version      text        NOT NULL,  -- Coupa's updated-at
+    source       text        NOT NULL CHECK (source IN ('webhook', 'poll')),
+    body         jsonb       NOT NULL,
     received_at  timestamptz NOT NULL DEFAULT now(),
-    PRIMARY KEY (connection, kind, delivery_key)
+    published_at timestamptz,
+    attempts     integer     NOT NULL DEFAULT 0,
+    last_error   text,
+    UNIQUE (connection, kind, coupa_id, version)
 );
+CREATE INDEX coupa_inbox_pending_idx ON coupa_inbox (id) WHERE published_at IS NULL;

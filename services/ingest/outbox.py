@@ -1,0 +1,127 @@
+"""Drains the Coupa inbox onto Kafka: each accepted object becomes one event, in order.
+
+Invoices are enriched first with the purchase orders their lines cite, so the event carries what
+the mapper needs and the mapper never calls Coupa. A Coupa or broker failure leaves the row
+pending and the drain tries again after a pause; nothing is dropped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from aiokafka.errors import KafkaError
+
+from services.ingest.directory import CoupaConnections
+from services.ingest.inbox import Pending, claim_pending, mark_failed, mark_published
+from shared.db.pool import Pool
+from shared.http.errors import HttpError
+from shared.kafka.envelope import Envelope, Source, record_key
+from shared.kafka.producer import Publisher
+from shared.kafka.topics import Topics
+from shared.messages import INVOICE_APPROVED, SUPPLIER_CHANGED, InvoiceApproved, SupplierChanged
+from shared.service.waiting import wait_for_event
+
+log = logging.getLogger(__name__)
+
+_BATCH = 50
+_IDLE_SECONDS = 1.0
+_FAILURE_PAUSE_SECONDS = 2.0
+
+
+def cited_po_numbers(invoice: dict[str, Any]) -> list[str]:
+    """The PO numbers an invoice's lines cite, each once, in line order."""
+    numbers: list[str] = []
+    for line in invoice.get("invoice-lines") or []:
+        if not isinstance(line, dict):
+            continue
+        number = line.get("po-number") or line.get("order-header-num")
+        if number not in (None, "") and str(number) not in numbers:
+            numbers.append(str(number))
+    return numbers
+
+
+class InboxDrain:
+    """The background loop that publishes pending inbox rows; ``wake`` makes it look now."""
+
+    def __init__(
+        self, pool: Pool, publisher: Publisher, topics: Topics, directory: CoupaConnections
+    ) -> None:
+        self._pool = pool
+        self._publisher = publisher
+        self._topics = topics
+        self._directory = directory
+        self._stopping = asyncio.Event()
+        self._wake = asyncio.Event()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._wake.set()
+
+    async def run(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                published, failed = await self.drain_once()
+            except OSError as exc:
+                log.warning("inbox drain: database unreachable", extra={"error": repr(exc)})
+                published, failed = 0, True
+            if published and not failed:
+                continue
+            self._wake.clear()
+            pause = _FAILURE_PAUSE_SECONDS if failed else _IDLE_SECONDS
+            await wait_for_event(self._wake, pause)
+
+    async def drain_once(self) -> tuple[int, bool]:
+        """Publish up to one batch; return how many went out and whether one failed."""
+        published = 0
+        async with self._pool.acquire() as conn, conn.transaction():
+            for item in await claim_pending(conn, _BATCH):
+                try:
+                    topic, envelope = await self._event(item)
+                    await self._publisher.publish(topic, envelope)
+                except (HttpError, KafkaError, OSError) as exc:
+                    # Stop here: later rows may be newer versions of the same object.
+                    await mark_failed(conn, item.id, f"{type(exc).__name__}: {exc}")
+                    log.warning(
+                        "inbox row not published yet",
+                        extra={"inbox_id": item.id, "error": repr(exc)},
+                    )
+                    return published, True
+                await mark_published(conn, item.id)
+                published += 1
+        return published, False
+
+    async def _event(self, item: Pending) -> tuple[str, Envelope]:
+        key = record_key(item.connection, item.kind, item.coupa_id)
+        if item.kind == "supplier":
+            payload = SupplierChanged(supplier=item.body).model_dump(mode="json")
+            topic, schema = self._topics.coupa_suppliers, SUPPLIER_CHANGED
+        else:
+            orders = await self._purchase_orders(item.connection, item.body)
+            payload = InvoiceApproved(invoice=item.body, purchase_orders=orders).model_dump(
+                mode="json"
+            )
+            topic, schema = self._topics.coupa_invoices, INVOICE_APPROVED
+        source: Source = "webhook" if item.source == "webhook" else "poll"
+        envelope = Envelope(
+            schema=schema, connection=item.connection, key=key, source=source, payload=payload
+        )
+        return topic, envelope
+
+    async def _purchase_orders(
+        self, connection: str, invoice: dict[str, Any]
+    ) -> list[dict[str, Any]]:
+        numbers = cited_po_numbers(invoice)
+        if not numbers:
+            return []
+        client = await self._directory.coupa(connection)
+        orders = []
+        for number in numbers:
+            order = await client.get_purchase_order_by_number(number)
+            if order is not None:
+                orders.append(order.raw)
+        return orders

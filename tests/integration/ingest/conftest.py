@@ -1,0 +1,84 @@
+"""Ingest under test: a Coupa simulator over loopback, and a connections directory pointing at it."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack
+from dataclasses import dataclass, field
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+
+from services.ingest.app import create_app as create_ingest
+from services.sims.common.server import serve
+from services.sims.coupa.api import STORE_KEY
+from services.sims.coupa.app import create_app as create_coupa_sim
+from services.sims.coupa.options import CoupaSimOptions, SeedSize
+from shared.coupa import CoupaClient, CoupaClientConfig
+from shared.settings import Settings
+from shared.stack import Endpoints
+
+CONNECTION = "acme"
+SECRET = "callout-secret-1"
+
+
+@dataclass
+class SimDirectory:
+    """One connection, ``acme``, whose Coupa is the simulator; the poll is off unless asked."""
+
+    client: CoupaClient
+    secrets: list[str] = field(default_factory=lambda: [SECRET])
+    interval: float = 3600.0
+    polling: bool = False
+
+    async def names(self) -> list[str]:
+        return [CONNECTION] if self.polling else []
+
+    async def callout_secrets(self, name: str) -> list[str] | None:
+        return list(self.secrets) if name == CONNECTION else None
+
+    async def poll_interval(self, name: str) -> float:
+        return self.interval
+
+    async def coupa(self, name: str) -> CoupaClient:
+        return self.client
+
+
+@dataclass
+class IngestRig:
+    client: TestClient
+    directory: SimDirectory
+    sim_store: object
+
+
+@pytest.fixture
+async def rig(
+    db_url, kafka_bootstrap, topics, kafka_tuning, consumer_tuning
+) -> AsyncIterator[IngestRig]:
+    async with AsyncExitStack() as stack:
+        options = CoupaSimOptions(
+            size=SeedSize(suppliers=20, projects=5, purchase_orders=15, invoices=40)
+        )
+        sim_app = create_coupa_sim(options)
+        url = await stack.enter_async_context(serve(sim_app))
+        coupa = CoupaClient(
+            CoupaClientConfig(
+                base_url=url,
+                client_id="connector",
+                client_secret="coupa-secret",
+                token_first_use_delay_seconds=0.0,
+                backoff_initial_seconds=0.01,
+                backoff_max_seconds=0.05,
+            )
+        )
+        stack.push_async_callback(coupa.close)
+        directory = SimDirectory(coupa)
+        settings = Settings(
+            kafka=kafka_tuning.model_copy(update={"topic_prefix": topics.prefix}),
+            consumer=consumer_tuning,
+            max_body_bytes=64 * 1024,
+            ingest={"first_poll_lookback_days": 3650},
+        )
+        app = create_ingest(settings, Endpoints(db_url, kafka_bootstrap), directory)
+        client = await stack.enter_async_context(TestClient(TestServer(app, host="127.0.0.1")))
+        yield IngestRig(client, directory, sim_app[STORE_KEY])
