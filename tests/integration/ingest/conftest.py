@@ -1,4 +1,4 @@
-"""Ingest under test: a Coupa simulator over loopback, and a connections directory pointing at it."""
+"""Ingest under test: a Coupa simulator on loopback, and a connections directory pointing at it."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from services.sims.coupa.api import STORE_KEY
 from services.sims.coupa.app import create_app as create_coupa_sim
 from services.sims.coupa.options import CoupaSimOptions, SeedSize
 from shared.coupa import CoupaClient, CoupaClientConfig
-from shared.settings import Settings
+from shared.settings import IngestTuning, Settings
 from shared.stack import Endpoints
 
 CONNECTION = "acme"
@@ -77,7 +77,7 @@ async def rig(
             kafka=kafka_tuning.model_copy(update={"topic_prefix": topics.prefix}),
             consumer=consumer_tuning,
             max_body_bytes=64 * 1024,
-            ingest={"first_poll_lookback_days": 3650},
+            ingest=IngestTuning(first_poll_lookback_days=3650),
         )
         app = create_ingest(settings, Endpoints(db_url, kafka_bootstrap), directory)
         client = await stack.enter_async_context(TestClient(TestServer(app, host="127.0.0.1")))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+from typing import Any
 import time
 
 import asyncpg
@@ -26,11 +27,11 @@ def signed(body: bytes, secret: str = SECRET, at: float | None = None) -> dict[s
     }
 
 
-def po_invoice(rig) -> dict:
+def po_invoice(rig) -> dict[str, Any]:
     """A seeded approved invoice whose lines cite a purchase order."""
     for invoice in rig.sim_store.collections["invoices"].values():
         if invoice["status"] == "approved" and any(
-            l.get("po-number") for l in invoice["invoice-lines"]
+            line.get("po-number") for line in invoice["invoice-lines"]
         ):
             return invoice
     raise AssertionError("the seed has no PO-backed approved invoice")
@@ -67,7 +68,7 @@ async def test_a_signed_invoice_is_published_once_with_its_purchase_orders(
         "webhook",
     )
     assert event.payload["invoice"] == invoice
-    cited = {l["po-number"] for l in invoice["invoice-lines"] if l.get("po-number")}
+    cited = {ln["po-number"] for ln in invoice["invoice-lines"] if ln.get("po-number")}
     assert {po["po-number"] for po in event.payload["purchase_orders"]} == cited
     # Nothing more arrives later: the duplicate was acknowledged, not republished.
     assert len(await read_topic(kafka_bootstrap, topics.coupa_invoices, expect=2, within=2)) == 1
