@@ -5,9 +5,11 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
+from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
+from pydantic import SecretStr
 
 from services.ingest.app import create_app as create_ingest
 from services.sims.common.server import serve
@@ -46,7 +48,7 @@ class SimDirectory:
 
 @dataclass
 class IngestRig:
-    client: TestClient
+    client: TestClient[Any, Any]
     directory: SimDirectory
     sim_store: object
 
@@ -65,7 +67,7 @@ async def rig(
             CoupaClientConfig(
                 base_url=url,
                 client_id="connector",
-                client_secret="coupa-secret",
+                client_secret=SecretStr("coupa-secret"),
                 token_first_use_delay_seconds=0.0,
                 backoff_initial_seconds=0.01,
                 backoff_max_seconds=0.05,
