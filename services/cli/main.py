@@ -10,7 +10,15 @@ from collections.abc import Callable
 
 from aiohttp import web
 
-from services.cli import audit_cmd, dev, migrate_cmd, replay_cmd
+from services.cli import (
+    audit_cmd,
+    connections_cmd,
+    dev,
+    keys_cmd,
+    migrate_cmd,
+    reference_cmd,
+    replay_cmd,
+)
 from services.sims.coupa import cli as coupa_sim
 from services.sims.deltek import cli as deltek_sim
 from shared.kafka.topics import ensure_pipeline_topics
@@ -75,6 +83,9 @@ def build_parser() -> argparse.ArgumentParser:
     for name, module, text in (
         ("audit", audit_cmd, "print a record's whole story"),
         ("replay", replay_cmd, "re-run records by key, time range or state"),
+        ("connections", connections_cmd, "store (apply), check (test), list and show connections"),
+        ("keys", keys_cmd, "generate a master key, or rotate stored secrets onto the current one"),
+        ("reference", reference_cmd, "refresh a connection's Deltek reference data now"),
     ):
         command_parser = sub.add_parser(name, help=text)
         module.add_arguments(command_parser)

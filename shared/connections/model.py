@@ -1,0 +1,157 @@
+"""A connection: its non-secret settings, its secrets, and the client configs built from both.
+
+The settings are stored as JSON beside the encrypted secrets (``store.py``); the services get a
+``Connection`` from the store and build their clients with ``coupa_config`` / ``deltek_config``
+so that every client of a connection is configured the same way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+import orjson
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr
+
+from shared.connection_settings import ConnectionSettings, DeltekPostingSettings, MappingSettings
+from shared.coupa.config import DEFAULT_API_VERSION, DEFAULT_SCOPES, CoupaClientConfig
+from shared.deltek.config import DeltekConfig
+from shared.logs import register_secret
+
+# Names prefix record keys ({connection}:{kind}:{id}) and URL paths, so no ':' or '/'.
+NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
+
+
+def _base_url(value: str) -> str:
+    if not value.startswith(("https://", "http://")):
+        raise ValueError("must start with https:// (or http:// for a local simulator)")
+    return value.rstrip("/")
+
+
+BaseUrl = Annotated[str, AfterValidator(_base_url)]
+Text = Annotated[str, Field(min_length=1)]
+
+
+class Strict(BaseModel):
+    """Unknown keys are errors: a typo in a connection must not be silently ignored."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class CoupaSettings(Strict):
+    base_url: BaseUrl
+    client_id: Text
+    scopes: tuple[str, ...] = Field(default=DEFAULT_SCOPES, min_length=1)
+    # Explicit null sends no version header (Coupa documents none, coupa-api.md §2).
+    api_version: str | None = DEFAULT_API_VERSION
+    poll_interval_seconds: float = Field(default=300.0, gt=0)
+    # Coupa asks for >= 5 s between minting and first use; a simulator may use 0.
+    token_first_use_delay_seconds: float = Field(default=5.0, ge=0)
+
+
+class DeltekSettings(DeltekPostingSettings):
+    """Where the tenant is and who logs in, plus where vouchers go (``DeltekPostingSettings``)."""
+
+    base_url: BaseUrl
+    database: Text
+    username: Text
+    client_id: Text
+
+
+class StoredSettings(Strict):
+    """Everything about a connection except its secrets: what ``connections.settings`` holds."""
+
+    coupa: CoupaSettings
+    deltek: DeltekSettings
+    mapping: MappingSettings = MappingSettings()
+
+
+class Secrets(Strict):
+    """The decrypted secrets; attribute ``coupa_client_secret`` is stored as field
+    ``coupa.client_secret`` and so on."""
+
+    coupa_client_secret: SecretStr
+    # Several at once while the Call Out signing secret rotates (architecture §5).
+    coupa_callout_secrets: tuple[SecretStr, ...] = ()
+    deltek_password: SecretStr
+    deltek_client_secret: SecretStr
+
+    def model_post_init(self, _context: object) -> None:
+        for value in self.to_fields().values():
+            register_secret(value)
+        for secret in self.coupa_callout_secrets:
+            register_secret(secret.get_secret_value())
+
+    def to_fields(self) -> dict[str, str]:
+        """Field name to stored plaintext; a list is stored as one JSON array, an empty one not."""
+        fields: dict[str, str] = {}
+        for attr, value in self:
+            field = attr.replace("_", ".", 1)
+            if isinstance(value, SecretStr):
+                fields[field] = value.get_secret_value()
+            elif value:
+                fields[field] = orjson.dumps([v.get_secret_value() for v in value]).decode()
+        return fields
+
+    @classmethod
+    def from_fields(cls, connection: str, fields: Mapping[str, str]) -> Secrets:
+        values: dict[str, Any] = {}
+        for attr, info in cls.model_fields.items():
+            field = attr.replace("_", ".", 1)
+            if field not in fields:
+                if info.is_required():
+                    raise MissingSecretError(
+                        f"connection {connection!r} has no stored {field}; apply its file again"
+                    )
+                continue
+            text = fields[field]
+            values[attr] = tuple(orjson.loads(text)) if isinstance(info.default, tuple) else text
+        return cls.model_validate(values)
+
+
+class MissingSecretError(LookupError):
+    """A stored connection lacks a secret it needs (e.g. rows deleted by hand)."""
+
+
+@dataclass(frozen=True)
+class Connection:
+    """One Coupa instance paired with one Deltek tenant, ready to build clients from."""
+
+    name: str
+    settings: StoredSettings
+    secrets: Secrets
+
+    def pipeline_settings(self) -> ConnectionSettings:
+        """The non-secret settings the mapper and the poster act on."""
+        deltek = self.settings.deltek.model_dump(include=set(DeltekPostingSettings.model_fields))
+        return ConnectionSettings(
+            name=self.name,
+            mapping=self.settings.mapping,
+            deltek=DeltekPostingSettings.model_validate(deltek),
+        )
+
+    def coupa_config(self, **overrides: Any) -> CoupaClientConfig:
+        """The Coupa client's config; ``overrides`` tune it (retries, timeouts) for one use."""
+        coupa = self.settings.coupa
+        values: dict[str, Any] = {
+            "base_url": coupa.base_url,
+            "client_id": coupa.client_id,
+            "client_secret": self.secrets.coupa_client_secret,
+            "scopes": coupa.scopes,
+            "api_version": coupa.api_version,
+            "token_first_use_delay_seconds": coupa.token_first_use_delay_seconds,
+        }
+        return CoupaClientConfig(**(values | overrides))
+
+    def deltek_config(self, **overrides: Any) -> DeltekConfig:
+        deltek = self.settings.deltek
+        values: dict[str, Any] = {
+            "base_url": deltek.base_url,
+            "database": deltek.database,
+            "username": deltek.username,
+            "password": self.secrets.deltek_password,
+            "client_id": deltek.client_id,
+            "client_secret": self.secrets.deltek_client_secret,
+        }
+        return DeltekConfig(**(values | overrides))
