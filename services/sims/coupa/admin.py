@@ -49,8 +49,10 @@ async def create_invoice(request: web.Request) -> web.Response:
 
 
 async def approve_invoice(request: web.Request) -> web.Response:
-    """Approve as a Coupa approver would; fires the invoice Call Out."""
-    return _json(request.app[STORE_KEY].approve_invoice(int(request.match_info["id"])))
+    """Approve as a Coupa approver would; fires the invoice Call Out unless ``?callout=false``."""
+    callout = request.query.get("callout", "true").lower() != "false"
+    invoice_id = int(request.match_info["id"])
+    return _json(request.app[STORE_KEY].approve_invoice(invoice_id, callout=callout))
 
 
 async def change_supplier(request: web.Request) -> web.Response:

@@ -70,6 +70,20 @@ async def test_approval_pushes_an_hmac_signed_call_out(start_sim, stack, http):
     assert deliveries[-1]["attempts"] == 2
 
 
+async def test_an_approval_without_call_out_is_left_for_the_poll(start_sim, stack, http):
+    receiver = Receiver()
+    base = await stack.enter_async_context(serve(receiver.app))
+    sim = await start_sim(callout={"url": f"{base}/hook", "secret": "whsec-1"})
+    pending = next(
+        i for i in sim.store.collections["invoices"].values() if i["status"] == "pending_approval"
+    )
+    path = f"/_admin/invoices/{pending['id']}/approve?callout=false"
+    status, body = await _admin(http, sim, "POST", path)
+    await sim.pusher.drain()
+    assert (status, body["status"]) == (200, "approved")
+    assert receiver.pushes == []
+
+
 async def test_supplier_change_pushes_with_oauth_client_credentials(start_sim, stack, http):
     receiver = Receiver()
     base = await stack.enter_async_context(serve(receiver.app))
