@@ -40,6 +40,25 @@ class IngestTuning(BaseModel):
     first_poll_lookback_days: float = Field(default=30.0, ge=0)
 
 
+class MapperTuning(BaseModel):
+    """How often the mapper re-tries parked invoices besides when a map or the cache changes."""
+
+    resume_interval_seconds: float = Field(default=30.0, gt=0)
+    resume_batch: int = Field(default=500, ge=1)
+
+
+class PosterTuning(BaseModel):
+    """How long a claim lasts, how a lost answer is chased, how often reference data refreshes."""
+
+    # Longer than the slowest single Deltek call including the client's own retries (a 429
+    # with Retry-After may wait two minutes), so a live poster never loses its lease mid-call.
+    lease_seconds: float = Field(default=600.0, gt=0)
+    # Look-ups after a write whose answer was lost, before the job is retried as a whole.
+    lost_answer_lookups: int = Field(default=3, ge=1)
+    lost_answer_backoff_seconds: float = Field(default=1.0, ge=0)
+    reference_refresh_seconds: float = Field(default=900.0, gt=0)
+
+
 class Settings(BaseSettings):
     """Everything a service needs at start; unset database or broker means the embedded ones."""
 
@@ -50,6 +69,8 @@ class Settings(BaseSettings):
     database_url: SecretStr | None = None
     kafka_bootstrap: str | None = None
     master_key: SecretStr | None = None
+    # Keys still accepted for reading while ``connector keys rotate`` moves secrets to the new one.
+    master_key_previous: SecretStr | None = None
     http_host: str = "127.0.0.1"
     http_port: int = 8080
     log_level: str = "INFO"
@@ -61,4 +82,6 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=1 << 20, ge=1024)
     kafka: KafkaTuning = KafkaTuning()
     consumer: ConsumerTuning = ConsumerTuning()
+    mapper: MapperTuning = MapperTuning()
     ingest: IngestTuning = IngestTuning()
+    poster: PosterTuning = PosterTuning()

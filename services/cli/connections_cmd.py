@@ -30,9 +30,10 @@ from shared.connections.store import (
     load_connection,
 )
 from shared.logs import configure_logging, redact
-from shared.secrets import KeyRing, KeySettings, SecretsError
+from shared.secrets import KeyRing, SecretsError
+from shared.settings import Settings
 
-Action = Callable[[argparse.Namespace, KeySettings], Coroutine[Any, Any, int]]
+Action = Callable[[argparse.Namespace, Settings], Coroutine[Any, Any, int]]
 # Errors whose message is the whole story for the person at the terminal.
 USER_ERRORS = (ConnectionFileError, ConnectionNotFoundError, MissingSecretError, SecretsError)
 
@@ -52,7 +53,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    settings = KeySettings()
+    settings = Settings()
     configure_logging("connections", settings.log_level)
     return run_guarded(f"connections {args.action}", ACTIONS[args.action](args, settings))
 
@@ -74,7 +75,7 @@ def say(text: str, *, err: bool = False) -> None:
     print(redact(text), file=sys.stderr if err else sys.stdout)
 
 
-async def apply(args: argparse.Namespace, settings: KeySettings) -> int:
+async def apply(args: argparse.Namespace, settings: Settings) -> int:
     connections = load_connections(args.file, os.environ)
     ring = KeyRing.from_settings(settings)
     async with database(settings, "connections apply") as db:
@@ -95,7 +96,7 @@ def report_apply(outcome: ApplyOutcome, key_id: str) -> None:
     say(f"secrets encrypted under key {key_id}")
 
 
-async def test(args: argparse.Namespace, settings: KeySettings) -> int:
+async def test(args: argparse.Namespace, settings: Settings) -> int:
     ring = KeyRing.from_settings(settings)
     async with database(settings, "connections test") as db:
         connection = await load_connection(db, ring, args.name)
@@ -114,7 +115,7 @@ def format_finding(finding: Finding) -> str:
     return f"{line}\n  {'':<8} {'':<15} fix: {finding.hint}" if finding.hint else line
 
 
-async def list_(args: argparse.Namespace, settings: KeySettings) -> int:
+async def list_(args: argparse.Namespace, settings: Settings) -> int:
     async with database(settings, "connections list") as db:
         stored = await list_connections(db)
     if not stored:
@@ -129,7 +130,7 @@ async def list_(args: argparse.Namespace, settings: KeySettings) -> int:
     return 0
 
 
-async def show(args: argparse.Namespace, settings: KeySettings) -> int:
+async def show(args: argparse.Namespace, settings: Settings) -> int:
     async with database(settings, "connections show") as db:
         (item,) = await list_connections(db, args.name)
     say(yaml.safe_dump(describe(item), sort_keys=False, allow_unicode=True).rstrip())

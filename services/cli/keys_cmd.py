@@ -14,7 +14,8 @@ from services.cli.connections_cmd import run_guarded, say
 from services.cli.db_cmd import database
 from shared.connections.rotation import rotate_keys
 from shared.logs import configure_logging
-from shared.secrets import KeyRing, KeySettings, MasterKey, generate_key
+from shared.secrets import KeyRing, MasterKey, generate_key
+from shared.settings import Settings
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -26,7 +27,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.action == "generate":
         return generate()
-    settings = KeySettings()
+    settings = Settings()
     configure_logging("keys", settings.log_level)
     return run_guarded("keys rotate", rotate(settings))
 
@@ -40,7 +41,7 @@ def generate() -> int:
     return 0
 
 
-async def rotate(settings: KeySettings) -> int:
+async def rotate(settings: Settings) -> int:
     ring = KeyRing.from_settings(settings)
     async with database(settings, "keys rotate") as db:
         done = await rotate_keys(db, ring)

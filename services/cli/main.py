@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib
 import logging
 import sys
 from collections.abc import Callable
@@ -15,6 +16,7 @@ from services.cli import (
     connections_cmd,
     dev,
     keys_cmd,
+    mappings_cmd,
     migrate_cmd,
     reference_cmd,
     replay_cmd,
@@ -34,13 +36,9 @@ SERVICE_PORTS = {"ingest": 8081, "mapper": 8082, "poster": 8083}
 
 
 def _factory(service: str) -> AppFactory:
-    if service == "ingest":
-        from services.ingest.app import create_app
-    elif service == "mapper":
-        from services.mapper.app import create_app
-    else:
-        from services.poster.app import create_app
-    return create_app
+    # Imported on demand: each process loads only the service it runs.
+    factory: AppFactory = importlib.import_module(f"services.{service}.app").create_app
+    return factory
 
 
 def _run_service(args: argparse.Namespace) -> int:
@@ -86,6 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
         ("connections", connections_cmd, "store (apply), check (test), list and show connections"),
         ("keys", keys_cmd, "generate a master key, or rotate stored secrets onto the current one"),
         ("reference", reference_cmd, "refresh a connection's Deltek reference data now"),
+        ("mappings", mappings_cmd, "import, export and check explicit maps to Deltek"),
     ):
         command_parser = sub.add_parser(name, help=text)
         module.add_arguments(command_parser)

@@ -18,11 +18,13 @@ from services.ingest.directory import CoupaConnections
 from services.ingest.outbox import InboxDrain
 from services.ingest.poller import Poller
 from shared.service.app import METRICS, POOL, PUBLISHER, add_background_loop, base_app
+from shared.service.connections import use_connections
 from shared.service.consuming import add_consumer, audit_each, topics_of
 from shared.settings import Settings
 from shared.stack import Endpoints
 
 SERVICE = "ingest"
+CONNECTIONS = web.AppKey("connections", CoupaConnections)
 
 
 @dataclass
@@ -37,9 +39,11 @@ class _Drains:
 
 
 def create_app(
-    settings: Settings, endpoints: Endpoints, directory: CoupaConnections
+    settings: Settings, endpoints: Endpoints, connections: CoupaConnections | None = None
 ) -> web.Application:
+    """The service; ``connections`` defaults to the encrypted connections store."""
     app = base_app(SERVICE, settings, endpoints)
+    use_connections(app, CONNECTIONS, connections)
     drains = _Drains()
     callouts = Counter(
         "connector_callouts_total",
@@ -47,10 +51,10 @@ def create_app(
         ["kind", "outcome"],
         registry=app[METRICS].registry,
     )
-    CalloutRoutes(lambda: app[POOL], directory, drains.wake, callouts).add_to(app)
+    CalloutRoutes(lambda: app[POOL], lambda: app[CONNECTIONS], drains.wake, callouts).add_to(app)
 
     def make_drain(app: web.Application) -> InboxDrain:
-        drain = InboxDrain(app[POOL], app[PUBLISHER], topics_of(app), directory)
+        drain = InboxDrain(app[POOL], app[PUBLISHER], topics_of(app), app[CONNECTIONS])
         drains.running.append(drain)
         return drain
 
@@ -60,7 +64,7 @@ def create_app(
         app,
         lambda app: Poller(
             app[POOL],
-            directory,
+            app[CONNECTIONS],
             on_accepted=drains.wake,
             overlap=timedelta(seconds=tuning.poll_overlap_seconds),
             first_lookback=timedelta(days=tuning.first_poll_lookback_days),

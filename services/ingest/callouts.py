@@ -32,12 +32,16 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 class CalloutRoutes:
-    """Request handlers bound to the pool, the connections and the inbox drain's wake-up."""
+    """Request handlers bound to the pool, the connections and the inbox drain's wake-up.
+
+    Pool and connections are reached through getters: routes exist before the app has started
+    and opened them.
+    """
 
     def __init__(
         self,
         pool: Callable[[], Pool],
-        directory: CoupaConnections,
+        directory: Callable[[], CoupaConnections],
         wake: Callable[[], None],
         counter: Counter,
     ) -> None:
@@ -59,7 +63,7 @@ class CalloutRoutes:
 
     async def receive(self, request: web.Request, kind: Kind) -> web.Response:
         connection = request.match_info["connection"]
-        secrets = await self._directory.callout_secrets(connection)
+        secrets = await self._directory().callout_secrets(connection)
         try:
             raw = await request.read()
         except web.HTTPRequestEntityTooLarge:
@@ -91,7 +95,7 @@ class CalloutRoutes:
         client_secret = client_secret or str(form.get("client_secret") or "")
         if form.get("grant_type") != "client_credentials":
             return web.json_response({"error": "unsupported_grant_type"}, status=400)
-        secrets = await self._directory.callout_secrets(client_id) if client_id else None
+        secrets = await self._directory().callout_secrets(client_id) if client_id else None
         matching = [s for s in secrets or () if tokens.constant_time_equal(s, client_secret)]
         if not matching:
             self._counter.labels("token", "unauthorized").inc()

@@ -1,38 +1,74 @@
-"""The mapper service: consumes Coupa events and keeps each version of each record in Postgres.
+"""The mapper service: Coupa events in, Deltek write commands out, the rest parked with reasons.
 
-Resolving firms, GL accounts and projects into Deltek write commands builds on this (issue 4);
-today every invoice and supplier event is stored once as a record with its audit trail.
+One consumer stores every invoice and supplier event as a record and settles invoices (map,
+park, supersede or flag); a resume loop re-settles parked invoices when maps or the Deltek
+reference cache change (NOTIFY ``connector_mappings``) and on a periodic sweep.
 """
 
 from __future__ import annotations
 
 from aiohttp import web
 
-from shared.kafka.consumer import Handler
-from shared.kafka.envelope import Coordinates, Envelope
-from shared.records import record_received
-from shared.service.app import POOL, base_app
-from shared.service.consuming import add_consumer
+from services.mapper.handler import mapper_handler
+from services.mapper.metrics import MapperMetrics
+from services.mapper.resume import ResumeLoop
+from services.mapper.workflow import MapperDeps, SettingsFor
+from shared.connection_settings import ConnectionSettings, load_connection_settings
+from shared.db.pool import Pool
+from shared.service.app import (
+    ENDPOINTS,
+    METRICS,
+    POOL,
+    PUBLISHER,
+    SETTINGS,
+    add_background_loop,
+    base_app,
+)
+from shared.service.consuming import add_consumer, topics_of
 from shared.settings import Settings
 from shared.stack import Endpoints
 
 SERVICE = "mapper"
+MAPPER_METRICS = web.AppKey("mapper_metrics", MapperMetrics)
 
 
-def receive_handler(app: web.Application) -> Handler:
-    async def handle(envelope: Envelope, coords: Coordinates) -> None:
-        async with app[POOL].acquire() as conn:
-            await record_received(conn, envelope, coords, service=SERVICE)
+def stored_settings_for(pool: Pool) -> SettingsFor:
+    """Connection settings straight from the ``connections`` table, read on every use so a
+    ``connector connections apply`` takes effect at once; no secrets are needed to map."""
 
-    return handle
+    async def settings_for(name: str) -> ConnectionSettings | None:
+        async with pool.acquire() as conn:
+            return await load_connection_settings(conn, name)
+
+    return settings_for
+
+
+def mapper_deps(app: web.Application) -> MapperDeps:
+    return MapperDeps(
+        pool=app[POOL],
+        publisher=app[PUBLISHER],
+        topics=topics_of(app),
+        settings_for=stored_settings_for(app[POOL]),
+        metrics=app[MAPPER_METRICS],
+    )
 
 
 def create_app(settings: Settings, endpoints: Endpoints) -> web.Application:
     app = base_app(SERVICE, settings, endpoints)
+    app[MAPPER_METRICS] = MapperMetrics(app[METRICS].registry)
     add_consumer(
         app,
         group="connector-mapper",
         topics=lambda t: [t.coupa_invoices, t.coupa_suppliers],
-        handler=receive_handler,
+        handler=lambda app: mapper_handler(mapper_deps(app)),
+    )
+    add_background_loop(
+        app,
+        lambda app: ResumeLoop(
+            mapper_deps(app),
+            database_url=app[ENDPOINTS].database_url,
+            interval_seconds=app[SETTINGS].mapper.resume_interval_seconds,
+            batch=app[SETTINGS].mapper.resume_batch,
+        ),
     )
     return app

@@ -5,7 +5,6 @@ from __future__ import annotations
 from shared.secrets.keyring import (
     DecryptionError,
     KeyRing,
-    KeySettings,
     MasterKey,
     MasterKeyFormatError,
     MasterKeyMissingError,
@@ -18,7 +17,6 @@ from shared.secrets.keyring import (
 __all__ = [
     "DecryptionError",
     "KeyRing",
-    "KeySettings",
     "MasterKey",
     "MasterKeyFormatError",
     "MasterKeyMissingError",

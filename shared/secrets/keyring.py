@@ -30,7 +30,6 @@ from dataclasses import dataclass
 import orjson
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from pydantic import SecretStr
 
 from shared.logs import register_secret
 from shared.settings import Settings
@@ -40,12 +39,6 @@ NONCE_BYTES = 12
 CURRENT_VAR = "CONNECTOR_MASTER_KEY"
 PREVIOUS_VAR = "CONNECTOR_MASTER_KEY_PREVIOUS"
 _AAD_LABEL = "connector.credential.v1"
-
-
-class KeySettings(Settings):
-    """The shared settings plus the previous master keys readers still accept during a rotation."""
-
-    master_key_previous: SecretStr | None = None
 
 
 class SecretsError(RuntimeError):
@@ -131,7 +124,7 @@ class KeyRing:
         self._keys = {key.key_id: key for key in (*previous, current)}
 
     @classmethod
-    def from_settings(cls, settings: KeySettings) -> KeyRing:
+    def from_settings(cls, settings: Settings) -> KeyRing:
         if settings.master_key is None or not settings.master_key.get_secret_value().strip():
             raise MasterKeyMissingError(
                 f"{CURRENT_VAR} is not set; create a key with `connector keys generate` and keep "

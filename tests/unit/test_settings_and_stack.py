@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from services.cli.dev import _without_password
+from services.cli.stack import without_password
 from shared.db.migrate import discover
 from shared.settings import Settings
 from shared.stack import Endpoints, StackNotFoundError, remove_stack, resolve_endpoints, write_stack
@@ -49,9 +49,9 @@ def test_a_stack_file_left_by_a_killed_supervisor_is_ignored(tmp_path):
 
 
 def test_passwords_are_not_printed_in_urls():
-    assert _without_password("postgresql://app:hunter2@db:5432/x") == "postgresql://app@db:5432/x"
+    assert without_password("postgresql://app:hunter2@db:5432/x") == "postgresql://app@db:5432/x"
     assert (
-        _without_password("postgresql://postgres@127.0.0.1:1/x")
+        without_password("postgresql://postgres@127.0.0.1:1/x")
         == "postgresql://postgres@127.0.0.1:1/x"
     )
 

@@ -14,7 +14,8 @@ from shared.connections.store import (
     list_connections,
     load_connection,
 )
-from shared.secrets import DecryptionError, KeyRing, KeySettings, UnknownKeyError, generate_key
+from shared.secrets import DecryptionError, KeyRing, UnknownKeyError, generate_key
+from shared.settings import Settings
 from tests.integration.connections.conftest import (
     COUPA_SECRET,
     DELTEK_PASSWORD,
@@ -28,7 +29,7 @@ SIMS = Sims("http://127.0.0.1:8091", "http://127.0.0.1:8092/api")
 
 
 def ring(current: str, *previous: str) -> KeyRing:
-    settings = KeySettings(
+    settings = Settings(
         master_key=SecretStr(current),
         master_key_previous=SecretStr(",".join(previous)) if previous else None,
     )

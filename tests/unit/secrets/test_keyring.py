@@ -10,7 +10,6 @@ from pydantic import SecretStr
 from shared.secrets import (
     DecryptionError,
     KeyRing,
-    KeySettings,
     MasterKey,
     MasterKeyFormatError,
     MasterKeyMissingError,
@@ -18,10 +17,11 @@ from shared.secrets import (
     UnknownKeyError,
     generate_key,
 )
+from shared.settings import Settings
 
 
 def ring(current: str, *previous: str) -> KeyRing:
-    settings = KeySettings(
+    settings = Settings(
         master_key=SecretStr(current),
         master_key_previous=SecretStr(",".join(previous)) if previous else None,
     )
@@ -76,7 +76,7 @@ def test_previous_keys_still_open_and_unknown_keys_are_named_by_id_only():
 
 def test_missing_and_malformed_keys_say_what_to_do_without_echoing_the_value():
     with pytest.raises(MasterKeyMissingError, match="connector keys generate"):
-        KeyRing.from_settings(KeySettings(master_key=None))
+        KeyRing.from_settings(Settings(master_key=None))
     short = base64.urlsafe_b64encode(b"k" * 16).decode()
     with pytest.raises(MasterKeyFormatError) as caught:
         ring(short)

@@ -1,0 +1,42 @@
+"""The mapper's message handler: store each Coupa event, then settle invoices or wake parked ones.
+
+Redelivery is harmless: ``record_received`` stores a version once; a version already ``mapped``
+has its stored command published again (the poster dedupes by job id); a posted, flagged or
+superseded one only gains the ``redelivered`` audit event. A ``SupplierChanged`` is stored (vendor
+sync is a later step) and wakes the connection's parked invoices, since a new tax id or name
+may now find their vendor.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+
+from services.mapper.repository import notify_mappings
+from services.mapper.workflow import SERVICE, MapperDeps, Trigger, settle
+from shared.kafka.envelope import Coordinates, Envelope
+from shared.messages import INVOICE_APPROVED, SUPPLIER_CHANGED
+from shared.records import record_received
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[Envelope, Coordinates], Awaitable[None]]
+
+
+def mapper_handler(deps: MapperDeps) -> Handler:
+    """The handler for ``coupa.invoices`` and ``coupa.suppliers``."""
+
+    async def handle(envelope: Envelope, coords: Coordinates) -> None:
+        async with deps.pool.acquire() as conn:
+            record_id, created = await record_received(conn, envelope, coords, service=SERVICE)
+            if envelope.schema_name == SUPPLIER_CHANGED:
+                if created:
+                    await notify_mappings(conn, envelope.connection)
+                return
+        if envelope.schema_name != INVOICE_APPROVED:
+            log.warning("stored a message of an unknown schema", extra={"key": envelope.key})
+            return
+        trigger = Trigger(source=envelope.source, trace_id=envelope.trace_id, coords=coords)
+        await settle(deps, record_id, trigger)
+
+    return handle

@@ -1,0 +1,105 @@
+"""The resume loop: parked invoices go on by themselves once what they wait for appears.
+
+It LISTENs on ``connector_mappings`` (payload: a connection name), which the mappings import,
+the Deltek reference refresh and a new Coupa supplier NOTIFY; on a notification it re-settles
+that connection's parked invoices. A sweep of every connection with parked invoices also runs
+at start and every ``CONNECTOR_MAPPER__RESUME_INTERVAL_SECONDS`` (30 s), covering a lost
+notification, a change made by hand, and a dropped LISTEN connection (re-opened on the next
+pass). Every parked version that waits for something is re-mapped (resolution is in memory
+and cheap); one still waiting for the same things is left untouched, so sweeps add no audit
+noise. A sweep settles at most ``resume_batch`` records per connection, oldest first.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+
+import asyncpg
+
+from services.mapper import repository as repo
+from services.mapper.workflow import MapperDeps, Trigger, settle
+from shared.service.waiting import wait_for_event
+
+log = logging.getLogger(__name__)
+
+
+class ResumeLoop:
+    """A ``BackgroundLoop``: ``run`` until ``stop``."""
+
+    def __init__(
+        self, deps: MapperDeps, *, database_url: str, interval_seconds: float, batch: int
+    ) -> None:
+        self._deps = deps
+        self._database_url = database_url
+        self._interval = interval_seconds
+        self._batch = batch
+        self._stopping = asyncio.Event()
+        self._wake = asyncio.Event()
+        self._pending: set[str] = set()
+        self._listener: asyncpg.Connection | None = None
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._wake.set()
+
+    async def run(self) -> None:
+        try:
+            sweep_all = True
+            while not self._stopping.is_set():
+                await self._ensure_listening()
+                self._wake.clear()
+                names, self._pending = self._pending, set()
+                try:
+                    await self._sweep(None if sweep_all else sorted(names))
+                except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+                    log.warning(
+                        "resume sweep failed; next pass retries", extra={"error": repr(exc)}
+                    )
+                if self._pending:
+                    sweep_all = False
+                    continue  # notified while sweeping
+                sweep_all = not await wait_for_event(self._wake, self._interval)
+        finally:
+            if self._listener is not None:
+                await self._listener.close()
+
+    async def _ensure_listening(self) -> None:
+        if self._listener is not None and not self._listener.is_closed():
+            return
+        try:
+            listener = await asyncpg.connect(self._database_url)
+            await listener.add_listener(repo.CHANNEL, self._notified)
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            log.warning("cannot LISTEN for mapping changes yet", extra={"error": repr(exc)})
+            self._listener = None
+            return
+        self._listener = listener
+
+    def _notified(self, _conn: object, _pid: int, _channel: str, payload: object) -> None:
+        self._pending.add(str(payload))
+        self._wake.set()
+
+    async def _sweep(self, connections: list[str] | None) -> None:
+        """Re-settle the waiting parked invoices of ``connections`` (all when None)."""
+        pool = self._deps.pool
+        if connections is None:
+            async with pool.acquire() as conn:
+                connections = await repo.parked_connections(conn)
+        for name in connections:
+            async with pool.acquire() as conn:
+                ids = await repo.parked_waiting(conn, name, self._batch)
+            for record_id in ids:
+                if self._stopping.is_set():
+                    return
+                async with pool.acquire() as conn:
+                    source, trace_id = await repo.parked_trace(conn, record_id)
+                trigger = Trigger(source, trace_id or uuid.uuid4().hex, event="resumed")
+                try:
+                    await settle(self._deps, record_id, trigger)
+                except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+                    raise  # an outage: end this pass, the next one retries
+                except Exception:
+                    # One record's bug must not stop the others from going on.
+                    log.exception("resuming a parked invoice failed", extra={"id": record_id})

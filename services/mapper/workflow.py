@@ -1,0 +1,222 @@
+"""Settling one stored invoice version: the steps the handler and the resume loop share.
+
+Under a row lock, in one transaction: skip versions that are done, supersede older ones (or
+this one, if a newer version is stored), map, compare with what is already booked, then move the
+record to its state and publish the command. The publish happens inside the transaction, after
+the state change: if it fails the transaction rolls back and the record is as before (the
+handler's message is retried, the resume loop tries again on its next pass); if the process
+dies after publishing but before commit, the record stays where it was and the same job is
+published again later, which the poster's ledger absorbs. Holding the lock while publishing
+also keeps the poster's own update of the record from landing before ours.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from pydantic import ValidationError
+
+from services.mapper import repository as repo
+from services.mapper.metrics import MapperMetrics
+from services.mapper.outcome import Mapped, Parked
+from services.mapper.posted import flag_reason
+from services.mapper.resolve import map_invoice
+from services.mapper.values import clean, timestamp
+from shared.connection_settings import ConnectionSettings
+from shared.db.pool import Connection, Pool
+from shared.kafka.envelope import Coordinates, Envelope, Source
+from shared.kafka.topics import Topics
+from shared.messages import POST_AP_INVOICE, InvoiceApproved, invoice_job_id
+from shared.records import transition
+
+log = logging.getLogger(__name__)
+
+SERVICE = "mapper"
+SettingsFor = Callable[[str], Awaitable[ConnectionSettings | None]]
+_OPEN_STATES = ("received", "parked", "mapped")
+
+
+class CommandSink(Protocol):
+    """Where commands go; the Kafka ``Publisher`` in the service, a list in unit tests."""
+
+    async def publish(self, topic: str, envelope: Envelope) -> None: ...
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class MapperDeps:
+    """Everything the mapper's logic touches, passed in so tests can pass their own."""
+
+    pool: Pool
+    publisher: CommandSink
+    topics: Topics
+    settings_for: SettingsFor
+    metrics: MapperMetrics | None = None
+    clock: Callable[[], datetime] = field(default=_utc_now)
+
+
+@dataclass(frozen=True)
+class Trigger:
+    """Why a record is being settled now, carried onto the command and into the audit trail."""
+
+    source: Source
+    trace_id: str
+    coords: Coordinates | None = None
+    # The audit event a successful mapping records: "mapped", or "resumed" from the resume loop.
+    event: str = "mapped"
+
+
+def invoice_event(payload: dict[str, Any]) -> InvoiceApproved:
+    """The ``InvoiceApproved`` a record holds; a bare Coupa invoice is read as one without POs."""
+    if isinstance(payload.get("invoice"), dict):
+        return InvoiceApproved.model_validate(payload)
+    invoice = {k: v for k, v in payload.items() if k != "purchase_orders"}
+    return InvoiceApproved(invoice=invoice, purchase_orders=payload.get("purchase_orders") or [])
+
+
+def is_newer(version: str, than: str) -> bool:
+    """Versions are Coupa ``updated-at`` stamps; compared as instants when both parse."""
+    a, b = timestamp(version), timestamp(than)
+    if a is not None and b is not None and (a.tzinfo is None) == (b.tzinfo is None):
+        return a > b
+    return version > than
+
+
+async def settle(deps: MapperDeps, record_id: int, trigger: Trigger) -> str | None:
+    """Bring one invoice version to its next state; return the outcome, None if nothing changed."""
+    async with deps.pool.acquire() as conn, conn.transaction():
+        record = await repo.lock_record(conn, record_id)
+        if record is None or record.state not in _OPEN_STATES:
+            return None  # posted, flagged, superseded...: the redelivery is already audited
+        outcome: str | None
+        if record.state == "mapped":
+            if trigger.event == "mapped" and record.command is not None:
+                await _publish(deps, record.connection, record.record_key, record.command, trigger)
+                outcome = "republished"
+            else:
+                return None
+        else:
+            outcome = await _settle_open(deps, conn, record, trigger)
+    if outcome is not None and deps.metrics is not None:
+        deps.metrics.count(record.connection, outcome)
+    return outcome
+
+
+async def _settle_open(
+    deps: MapperDeps, conn: Connection, record: repo.StoredRecord, trigger: Trigger
+) -> str | None:
+    others = await repo.other_versions(conn, record)
+    newer = [version for _, version, _ in others if is_newer(version, record.version)]
+    if newer:
+        await _move(conn, _at(record), "superseded", trigger, {"by_version": max(newer)})
+        return "superseded"
+    for other_id, _, state in others:
+        if state in _OPEN_STATES:
+            older = (other_id, record.record_key)
+            await _move(conn, older, "superseded", trigger, {"by_version": record.version})
+            if deps.metrics is not None:
+                deps.metrics.count(record.connection, "superseded")
+    result, event = await _map(deps, conn, record)
+    if event is not None:
+        booked = await repo.booked_job(conn, invoice_job_id(record.connection, record.coupa_id))
+        if booked is not None and (reason := flag_reason(event.invoice, result, booked)):
+            await _move(conn, _at(record), "flagged", trigger, {"reason": reason}, reason=reason)
+            return "flagged"
+    if isinstance(result, Mapped):
+        command = result.command.model_dump(mode="json")
+        details = {"job_id": result.command.job_id, "lines": len(result.command.lines)}
+        details = {**details, "total": str(result.command.total)}
+        await _move(
+            conn,
+            _at(record),
+            "mapped",
+            trigger,
+            details,
+            job_id=result.command.job_id,
+            command=command,
+        )
+        await _publish(deps, record.connection, record.record_key, command, trigger)
+        return "mapped"
+    waits = list(result.waiting_for)
+    if record.state == "parked" and (record.parked_reason, record.waiting_for or []) == (
+        result.reason,
+        waits,
+    ):
+        return None  # still waiting for the same things: no new audit event on every sweep
+    details = {"reasons": list(result.reasons), "waiting_for": waits}
+    await _move(
+        conn, _at(record), "parked", trigger, details, reason=result.reason, waiting_for=waits
+    )
+    return "parked"
+
+
+def _at(record: repo.StoredRecord) -> tuple[int, str]:
+    return record.id, record.record_key
+
+
+async def _map(
+    deps: MapperDeps, conn: Connection, record: repo.StoredRecord
+) -> tuple[Mapped | Parked, InvoiceApproved | None]:
+    try:
+        event = invoice_event(record.payload)
+    except ValidationError:
+        return Parked(("The message carries no readable Coupa invoice",)), None
+    settings = await deps.settings_for(record.connection)
+    if settings is None:
+        return (
+            Parked(
+                (f"There is no connection named {record.connection} (or it has no settings)",),
+                ({"kind": "connection", "coupa_value": record.connection},),
+            ),
+            event,
+        )
+    ref = await repo.load_reference(conn, record.connection)
+    supplier_id = clean((event.invoice.get("supplier") or {}).get("id"))
+    supplier = await repo.latest_supplier(conn, record.connection, supplier_id or "")
+    return map_invoice(event, settings, ref, supplier), event
+
+
+async def _move(
+    conn: Connection,
+    record: tuple[int, str],
+    state: str,
+    trigger: Trigger,
+    details: dict[str, Any],
+    **changes: Any,
+) -> None:
+    record_id, key = record
+    event = trigger.event if state == "mapped" else state
+    await transition(
+        conn,
+        record_id=record_id,
+        record_key=key,
+        state=state,
+        service=SERVICE,
+        event=event,
+        details={**details, "source": trigger.source, "trace_id": trigger.trace_id},
+        coords=trigger.coords,
+        **changes,
+    )
+    log.info("invoice %s", state, extra={"key": key, "job_id": changes.get("job_id")})
+
+
+async def _publish(
+    deps: MapperDeps, connection: str, key: str, command: dict[str, Any], trigger: Trigger
+) -> None:
+    envelope = Envelope(
+        schema=POST_AP_INVOICE,
+        connection=connection,
+        key=key,
+        source=trigger.source,
+        trace_id=trigger.trace_id,
+        occurred_at=deps.clock(),
+        payload=command,
+    )
+    await deps.publisher.publish(deps.topics.deltek_writes, envelope)

@@ -1,0 +1,228 @@
+"""The poster's handler for ``PostApInvoice``: claim, look up, enter once, post once, report.
+
+Per command: an older Coupa version is ``superseded`` when a newer one is stored; otherwise the
+job is claimed in the ledger (``ledger.py``), the record moves to ``posting``, Deltek is asked
+whether it holds the voucher (``booking.py``), the voucher is entered if not, its batch posted if
+the connection says so, and ledger, record, audit trail and ``deltek.results`` are told.
+
+| What happened | Ledger | Record | Published on deltek.results |
+|---|---|---|---|
+| entered (and posted) now | posted | posted | InvoicePosted(created) |
+| Deltek already held it | posted | posted | InvoicePosted(already_entered / already_posted) |
+| ledger says posted, same content | unchanged | posted | InvoicePosted(already_posted) again |
+| changed in Coupa after it reached Deltek | unchanged, or parked | flagged | WriteFailed(flagged) |
+| the invoice is booked in a batch we did not create | parked | flagged | WriteFailed(flagged) |
+| Deltek refused (4xx, message kept) or bad voucher | parked | parked | WriteFailed(parked) |
+| 429/5xx/network, lost answer unseen, credentials | released | posting | none: TransientError |
+| another poster holds a live lease | unchanged | unchanged | none: TransientError |
+
+A transient failure releases the lease at once (every handling begins with a look-up, so whoever
+goes on next is safe) and raises ``TransientError``: the consumer loop retries with backoff.
+A failure that is not transient still releases the lease and propagates, so the loop's
+attempt limit and dead-letter topic apply. Nothing here waits on a person: a partition only
+waits while Deltek or the database is unreachable.
+"""
+
+from __future__ import annotations
+
+import logging
+from functools import reduce
+
+import aiohttp
+
+from services.poster import ledger
+from services.poster.booking import Booking, InDeltek
+from services.poster.jobs import SERVICE, Job, Outcome, PosterDeps, is_later
+from services.poster.ledger import Claim, Refs
+from services.poster.report import Reporter
+from services.poster.voucher import VoucherError, batch_description, build_batch
+from shared.db.pool import Connection
+from shared.deltek import NeedsAttentionError, OutcomeUnknownError
+from shared.http import Backoff, FatalError, RetriableError
+from shared.kafka.consumer import TransientError
+from shared.kafka.envelope import Coordinates, Envelope
+from shared.messages import POST_AP_INVOICE, PostApInvoice
+from shared.records import append_audit
+
+log = logging.getLogger(__name__)
+
+# By the step that failed: what we were doing, and the plain-English lead for Deltek's message.
+_DOING = {
+    "prepare": "preparing the voucher",
+    "look_up": "looking the invoice up",
+    "enter": "entering the voucher",
+    "post": "posting the batch",
+}
+_REFUSED = {
+    "prepare": "Not sent to Deltek",
+    "look_up": "Deltek refused to look this invoice up",
+    "enter": "Deltek refused the voucher",
+    "post": "Deltek entered the voucher but did not post its batch",
+}
+_TRANSIENT = (RetriableError, OutcomeUnknownError, aiohttp.ClientError, OSError, TimeoutError)
+_MAX_LOOKUP_BACKOFF_SECONDS = 10.0
+
+
+class PostHandler:
+    """``await handler(envelope, coords)`` for each message on ``deltek.writes``."""
+
+    def __init__(self, deps: PosterDeps) -> None:
+        self.deps = deps
+        self.report = Reporter(deps)
+
+    async def __call__(self, envelope: Envelope, coords: Coordinates) -> None:
+        if envelope.schema_name != POST_AP_INVOICE:
+            await self._note_other(envelope, coords)
+            return
+        command = PostApInvoice.model_validate(envelope.payload)
+        async with self.deps.pool.acquire() as conn:
+            job, newer = await self._job(conn, envelope, coords, command)
+            if newer is not None and job.record_state not in ("posted", "flagged"):
+                await self.report.superseded(conn, job, newer)
+                return
+            claim = await ledger.claim(
+                conn,
+                job_id=job.job_id,
+                connection=job.connection,
+                record_key=command.record_key,
+                content_hash=job.content_hash,
+                batch=job.base_refs.batch,
+                master_pkey=job.base_refs.master_pkey,
+                owner=self.deps.owner,
+                lease_seconds=self.deps.tuning.lease_seconds,
+            )
+        if claim.action == "busy":
+            entry = claim.entry
+            raise TransientError(
+                f"job {job.job_id} is held by {entry.owner} until {entry.lease_until}"
+            )
+        if claim.action == "already_posted":
+            refs = claim.entry.refs
+            await self.report.finish(job, "already_posted", refs, posted=refs.post_seq is not None)
+        elif claim.action == "changed_after_post":
+            await self.report.changed(job, claim.entry, ledger_parks=False)
+        else:
+            await self._work(job, claim)
+
+    async def _note_other(self, envelope: Envelope, coords: Coordinates) -> None:
+        """Vendor upserts are another writer's; until it exists they are only recorded."""
+        details = {"event_id": str(envelope.event_id), "schema": envelope.schema_name}
+        async with self.deps.pool.acquire() as conn:
+            await append_audit(
+                conn,
+                record_key=envelope.key,
+                service=SERVICE,
+                event="command_received",
+                details=details,
+                coords=coords,
+            )
+
+    async def _job(
+        self, conn: Connection, envelope: Envelope, coords: Coordinates, command: PostApInvoice
+    ) -> tuple[Job, str | None]:
+        """The job, and the newest stored version of its record if that is newer than this."""
+        rows = await conn.fetch(
+            "SELECT id, version, state FROM records WHERE record_key = $1", command.record_key
+        )
+        own = next((r for r in rows if r["version"] == command.coupa_version), None)
+        newer = [r["version"] for r in rows if is_later(r["version"], command.coupa_version)]
+        job = Job(
+            envelope,
+            coords,
+            command,
+            command.content_hash(),
+            own["id"] if own else None,
+            own["state"] if own else None,
+        )
+        return job, reduce(lambda a, b: b if is_later(b, a) else a, newer) if newer else None
+
+    async def _work(self, job: Job, claim: Claim) -> None:
+        """Everything after a successful claim; see the module docstring for the outcomes."""
+        await self.report.posting(job, claim.entry)
+        step, refs = "prepare", claim.entry.refs
+        try:
+            settings = await self.deps.connections.settings_for(job.connection)
+            if settings is None:
+                raise VoucherError(f"connection {job.connection!r} is not configured")
+            tuning = self.deps.tuning
+            booking = Booking(
+                await self.deps.connections.client_for(job.connection),
+                job.command,
+                build_batch(job.command, settings.deltek),
+                lookups=tuning.lost_answer_lookups,
+                backoff=Backoff(
+                    initial=tuning.lost_answer_backoff_seconds,
+                    maximum=_MAX_LOOKUP_BACKOFF_SECONDS,
+                ),
+                sleep=self.deps.sleep,
+            )
+            step = "look_up"
+            found = await booking.look_up()
+            if found is not None and found.foreign:
+                await self.report.booked_elsewhere(job, claim.entry, found)
+                return
+            if found is not None and claim.entry.content_hash != job.content_hash:
+                await self.report.changed(job, claim.entry, ledger_parks=True)
+                return
+            outcome: Outcome = "already_entered"
+            request = None
+            if found is None:
+                step, outcome = "enter", "created"
+                await self._hold(job, sending=job.content_hash)
+                request = booking.body.model_dump(mode="json", exclude_none=True)
+                found = await booking.enter()
+            elif found.posted:
+                outcome = "already_posted"
+            refs = self._refs(job, found)
+            await self.report.step(
+                job, "entered", refs, outcome=outcome, found=found, request=request
+            )
+            if settings.deltek.post_batches and not found.posted:
+                step = "post"
+                await self._hold(job)
+                found = await booking.post(
+                    found,
+                    company=settings.deltek.company,
+                    description=batch_description(job.command),
+                )
+                refs = self._refs(job, found)
+                await self.report.step(job, "batch_posted", refs, outcome=outcome, found=found)
+            await self.report.finish(job, outcome, refs, posted=found.posted, first=True)
+        except TransientError as exc:
+            await self._release(job, str(exc))
+            raise
+        except VoucherError as exc:
+            await self.report.park(job, refs, f"{_REFUSED['prepare']}: {exc}", None)
+        except NeedsAttentionError as exc:
+            await self._release(job, str(exc))
+            raise TransientError(f"Deltek credentials of {job.connection} need a person") from exc
+        except FatalError as exc:
+            await self.report.park(job, refs, f"{_REFUSED[step]}: {exc.detail}", exc)
+        except _TRANSIENT as exc:
+            await self._release(job, f"{type(exc).__name__}: {exc}")
+            raise TransientError(f"Deltek unavailable while {_DOING[step]}: {exc}") from exc
+        except Exception as exc:
+            await self._release(job, f"{type(exc).__name__}: {exc}")
+            raise
+
+    @staticmethod
+    def _refs(job: Job, found: InDeltek) -> Refs:
+        base = job.base_refs
+        return Refs(base.batch, base.master_pkey, found.voucher, found.period, found.post_seq)
+
+    async def _hold(self, job: Job, *, sending: str | None = None) -> None:
+        """Renew the lease right before a Deltek write; a lapsed lease stops us writing."""
+        async with self.deps.pool.acquire() as conn:
+            held = await ledger.hold(
+                conn, job.job_id, self.deps.owner, self.deps.tuning.lease_seconds, sending=sending
+            )
+        if not held:
+            raise TransientError(f"lease on job {job.job_id} lapsed; another poster may hold it")
+
+    async def _release(self, job: Job, error: str) -> None:
+        """Best effort: if the database is down too, the lease simply expires."""
+        try:
+            async with self.deps.pool.acquire() as conn:
+                await ledger.release(conn, job.job_id, self.deps.owner, error)
+        except Exception:
+            log.warning("could not release the lease", extra={"job_id": job.job_id}, exc_info=True)

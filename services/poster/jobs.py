@@ -1,0 +1,87 @@
+"""What the poster's handler works with: its injected dependencies and the job in hand."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Literal, Protocol
+
+from services.poster.ledger import Refs
+from services.poster.metrics import PosterMetrics
+from shared.connection_settings import ConnectionSettings
+from shared.db.pool import Pool
+from shared.deltek import DeltekClient
+from shared.kafka.envelope import Coordinates, Envelope
+from shared.kafka.topics import Topics
+from shared.messages import PostApInvoice, batch_name, master_pkey
+from shared.settings import PosterTuning
+
+SERVICE = "poster"
+Outcome = Literal["created", "already_entered", "already_posted"]
+
+
+class DeltekConnections(Protocol):
+    """The one seam to connections (``StoredConnections`` in the service)."""
+
+    async def names(self) -> list[str]: ...
+
+    async def settings_for(self, connection: str) -> ConnectionSettings | None: ...
+
+    async def client_for(self, connection: str) -> DeltekClient:
+        """A long-lived client owned by the provider (its token is shared); never closed here."""
+        ...
+
+
+class Publishes(Protocol):
+    async def publish(self, topic: str, envelope: Envelope) -> None: ...
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class PosterDeps:
+    pool: Pool
+    publisher: Publishes
+    topics: Topics
+    connections: DeltekConnections
+    metrics: PosterMetrics
+    owner: str  # unique per handler instance: two instances must never share a lease
+    tuning: PosterTuning = field(default_factory=PosterTuning)
+    clock: Callable[[], datetime] = _utcnow
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+
+
+@dataclass(frozen=True)
+class Job:
+    """One command in hand, with its record's id and state (None when none is stored)."""
+
+    envelope: Envelope
+    coords: Coordinates
+    command: PostApInvoice
+    content_hash: str
+    record_id: int | None
+    record_state: str | None
+
+    @property
+    def job_id(self) -> str:
+        return self.command.job_id
+
+    @property
+    def connection(self) -> str:
+        return self.command.connection
+
+    @property
+    def base_refs(self) -> Refs:
+        return Refs(batch_name(self.job_id), master_pkey(self.job_id))
+
+
+def is_later(version: str, than: str) -> bool:
+    """Coupa versions are ``updated-at`` timestamps; compare them as times where they parse."""
+    try:
+        return datetime.fromisoformat(version) > datetime.fromisoformat(than)
+    except (ValueError, TypeError):
+        return version > than

@@ -1,0 +1,213 @@
+"""The posting ledger: one row per job, claimed under a lease; the truth about "already booked".
+
+States (``posting_ledger.state``)::
+
+    (none) ──claim──▶ claimed ──voucher in Deltek──▶ entered ──batch posted / no posting──▶ posted
+                         │  ▲                          │
+                         ▼  │ claim again              ▼
+                       parked (Deltek refused, or a person must look; last_error says why)
+
+``posted`` is terminal: the job is done (entered, and posted when the connection posts batches;
+``post_seq`` is set exactly when Deltek posted the batch). Every other state can be claimed
+again once no live lease covers it. The lease is taken with the database clock, so posters on
+hosts with skewed clocks still agree; it is released when a handling ends, and otherwise
+expires after ``lease_seconds`` (a crashed poster). A holder re-checks its lease right before
+each Deltek write (``hold``), so a poster that stalled past its lease never writes.
+
+``content_hash`` is the hash of what was last *sent* to Deltek (set by ``hold`` before a POST):
+a later command whose hash differs, for a job Deltek already holds, is a change after posting.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+import asyncpg
+
+from shared.db.pool import Connection
+
+Action = Literal["proceed", "busy", "already_posted", "changed_after_post"]
+
+
+@dataclass(frozen=True)
+class Refs:
+    """Where a job's voucher is in Deltek, as far as it is known."""
+
+    batch: str
+    master_pkey: str
+    voucher: str | None = None
+    period: int | None = None
+    post_seq: str | None = None
+
+    def deltek_ref(self) -> str:
+        """The short reference stored on the record: batch and voucher number."""
+        return f"{self.batch}/{self.voucher}" if self.voucher else self.batch
+
+
+@dataclass(frozen=True)
+class Entry:
+    """A ledger row as read back."""
+
+    job_id: str
+    state: str
+    content_hash: str
+    refs: Refs
+    owner: str | None
+    lease_until: datetime | None
+    attempts: int
+    last_error: str | None
+
+    @classmethod
+    def from_row(cls, row: asyncpg.Record) -> Entry:
+        refs = Refs(
+            row["batch"], row["master_pkey"], row["voucher"], row["period"], row["post_seq"]
+        )
+        return cls(
+            row["job_id"],
+            row["state"],
+            row["content_hash"],
+            refs,
+            row["owner"],
+            row["lease_until"],
+            row["attempts"],
+            row["last_error"],
+        )
+
+
+@dataclass(frozen=True)
+class Claim:
+    """What a claim decided, and the row it looked at (after the claim, if it took it)."""
+
+    action: Action
+    entry: Entry
+    fresh: bool = False  # this claim created the row
+
+
+def refusal(entry: Entry, content_hash: str) -> Action:
+    """Why a claim could not take an existing row (pure: the claim's WHERE said no)."""
+    if entry.state == "posted":
+        return "already_posted" if entry.content_hash == content_hash else "changed_after_post"
+    return "busy"
+
+
+_CLAIM = """
+INSERT INTO posting_ledger AS l (job_id, connection, record_key, content_hash, state, batch,
+                                 master_pkey, owner, lease_until, attempts)
+VALUES ($1, $2, $3, $4, 'claimed', $5, $6, $7, now() + make_interval(secs => $8), 1)
+ON CONFLICT (job_id) DO UPDATE
+   SET owner = EXCLUDED.owner, lease_until = EXCLUDED.lease_until,
+       attempts = l.attempts + 1, updated_at = now()
+ WHERE l.state <> 'posted' AND (l.lease_until IS NULL OR l.lease_until <= now())
+RETURNING l.*, (xmax = 0) AS fresh
+"""
+
+
+async def claim(
+    conn: Connection,
+    *,
+    job_id: str,
+    connection: str,
+    record_key: str,
+    content_hash: str,
+    batch: str,
+    master_pkey: str,
+    owner: str,
+    lease_seconds: float,
+) -> Claim:
+    """Take the job's lease in one statement, or say why not (``refusal``)."""
+    row = await conn.fetchrow(
+        _CLAIM,
+        job_id,
+        connection,
+        record_key,
+        content_hash,
+        batch,
+        master_pkey,
+        owner,
+        float(lease_seconds),
+    )
+    if row is not None:
+        return Claim("proceed", Entry.from_row(row), bool(row["fresh"]))
+    current = await conn.fetchrow("SELECT * FROM posting_ledger WHERE job_id = $1", job_id)
+    if current is None:  # deleted between the two statements: let the retry claim it
+        raise LookupError(f"ledger row {job_id} vanished during its claim")
+    entry = Entry.from_row(current)
+    return Claim(refusal(entry, content_hash), entry)
+
+
+async def hold(
+    conn: Connection,
+    job_id: str,
+    owner: str,
+    lease_seconds: float,
+    *,
+    sending: str | None = None,
+) -> bool:
+    """Renew our lease before a write; False when it lapsed (someone else may hold the job).
+
+    ``sending`` records the content hash about to be sent, in the same statement.
+    """
+    held = await conn.fetchval(
+        """UPDATE posting_ledger
+              SET lease_until = now() + make_interval(secs => $3),
+                  content_hash = COALESCE($4, content_hash), updated_at = now()
+            WHERE job_id = $1 AND owner = $2 AND lease_until > now()
+        RETURNING true""",
+        job_id,
+        owner,
+        float(lease_seconds),
+        sending,
+    )
+    return bool(held)
+
+
+async def record_step(
+    conn: Connection,
+    job_id: str,
+    state: Literal["entered", "posted", "parked"],
+    refs: Refs,
+    *,
+    error: str | None = None,
+) -> None:
+    """Note a step with what Deltek told us; ``posted`` and ``parked`` also end the lease."""
+    await conn.execute(
+        """UPDATE posting_ledger
+              SET state = $2, voucher = COALESCE($3, voucher), period = COALESCE($4, period),
+                  post_seq = COALESCE($5, post_seq), last_error = $6,
+                  lease_until = CASE WHEN $2 = 'entered' THEN lease_until END,
+                  updated_at = now()
+            WHERE job_id = $1""",
+        job_id,
+        state,
+        refs.voucher,
+        refs.period,
+        refs.post_seq,
+        error,
+    )
+
+
+async def release(conn: Connection, job_id: str, owner: str, error: str) -> None:
+    """Give the lease back after a failure that will be retried, so any poster may go on."""
+    await conn.execute(
+        """UPDATE posting_ledger SET lease_until = NULL, last_error = $3, updated_at = now()
+            WHERE job_id = $1 AND owner = $2""",
+        job_id,
+        owner,
+        error,
+    )
+
+
+def summary(entry: Entry) -> dict[str, Any]:
+    """The ledger facts an audit event carries."""
+    return {
+        "ledger_state": entry.state,
+        "attempts": entry.attempts,
+        "batch": entry.refs.batch,
+        "master_pkey": entry.refs.master_pkey,
+        "voucher": entry.refs.voucher,
+        "period": entry.refs.period,
+        "post_seq": entry.refs.post_seq,
+        "last_error": entry.last_error,
+    }
