@@ -14,6 +14,7 @@ import argparse
 import asyncio
 import random
 import shutil
+import sys
 import tempfile
 import time
 from collections import Counter
@@ -93,6 +94,8 @@ def run(args: argparse.Namespace) -> int:
         verdict = asyncio.run(_drive(stack, args.invoices, args.seed, timeout))
     except local.StopRequested as reason:
         print(f"demo: {reason}, stopping", flush=True)
+    except (RuntimeError, TimeoutError, OSError) as exc:
+        print(f"demo: could not run: {exc}", file=sys.stderr)
     finally:
         stack.shutdown()
         if args.keep:

@@ -29,6 +29,9 @@ def run(args: argparse.Namespace) -> int:
     except local.StackAlreadyRunningError as exc:
         print(f"dev: {exc}", file=sys.stderr)
         return 2
+    except (RuntimeError, TimeoutError, OSError) as exc:
+        print(f"dev: could not start: {exc}", file=sys.stderr)
+        return 1
     except local.StopRequested as reason:
         print(f"dev: {reason}, stopping", flush=True)
     finally:

@@ -14,6 +14,7 @@ from aiohttp import web
 from services.cli import (
     audit_cmd,
     connections_cmd,
+    demo,
     dev,
     keys_cmd,
     mappings_cmd,
@@ -71,14 +72,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    dev_parser = sub.add_parser("dev", help="run the whole stack on the embedded default")
-    dev.add_arguments(dev_parser)
-    dev_parser.set_defaults(func=dev.run)
-
     migrate_parser = sub.add_parser("migrate", help="apply pending database migrations")
     migrate_parser.set_defaults(func=lambda args: asyncio.run(migrate_cmd.run()))
 
     for name, module, text in (
+        ("dev", dev, "run the whole stack on the embedded default, until Ctrl-C"),
+        ("demo", demo, "run the stack, push N approved invoices through it, verify Deltek"),
         ("audit", audit_cmd, "print a record's whole story"),
         ("replay", replay_cmd, "re-run records by key, time range or state"),
         ("connections", connections_cmd, "store (apply), check (test), list and show connections"),

@@ -29,7 +29,7 @@ from services.cli.migrate_cmd import apply as apply_migrations
 from shared.db.pool import init_connection
 from shared.embedded.broker import EmbeddedBroker
 from shared.embedded.postgres import EmbeddedPostgres
-from shared.embedded.process import spawn, stop
+from shared.embedded.process import spawn
 from shared.kafka.producer import Publisher
 from shared.kafka.topics import Topics, ensure_pipeline_topics
 from shared.replay import UNFINISHED, Selection, plan, select, send
@@ -294,12 +294,17 @@ class Stack:
         # A second Ctrl-C must not abort the orderly stop half-way.
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        for child in self.children:
-            if child.proc is not None:
-                child.proc.send_signal(signal.SIGTERM)
-        for child in self.children:
-            if child.proc is not None:
-                stop(child.proc, signal.SIGTERM, self.settings.shutdown_timeout_seconds)
+        # One SIGTERM each, then patience: a second one would cut a service's drain short.
+        running = [child.proc for child in self.children if child.proc is not None]
+        for proc in running:
+            proc.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + self.settings.shutdown_timeout_seconds
+        for proc in running:
+            try:
+                proc.wait(max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
         if self.broker is not None:
             self.broker.stop()
         if self.postgres is not None:
