@@ -75,6 +75,14 @@ class PostHandler:
             await self._note_other(envelope, coords)
             return
         command = PostApInvoice.model_validate(envelope.payload)
+        async with ledger.job_lock(self.deps.pool, command.job_id) as locked:
+            if not locked:
+                raise TransientError(f"job {command.job_id} is in another poster's hands")
+            await self._handle(envelope, coords, command)
+
+    async def _handle(
+        self, envelope: Envelope, coords: Coordinates, command: PostApInvoice
+    ) -> None:
         async with self.deps.pool.acquire() as conn:
             job, newer = await self._job(conn, envelope, coords, command)
             if newer is not None and job.record_state not in ("posted", "flagged"):
@@ -90,6 +98,7 @@ class PostHandler:
                 master_pkey=job.base_refs.master_pkey,
                 owner=self.deps.owner,
                 lease_seconds=self.deps.tuning.lease_seconds,
+                locked=True,
             )
         if claim.action == "busy":
             entry = claim.entry

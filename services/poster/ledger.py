@@ -11,7 +11,9 @@ States (``posting_ledger.state``)::
 ``post_seq`` is set exactly when Deltek posted the batch). Every other state can be claimed
 again once no live lease covers it. The lease is taken with the database clock, so posters on
 hosts with skewed clocks still agree; it is released when a handling ends, and otherwise
-expires after ``lease_seconds`` (a crashed poster). A holder re-checks its lease right before
+expires after ``lease_seconds``. A poster also holds the job's advisory lock while it works
+(``job_lock``); a crashed poster's lock goes with its database session, so the next poster takes
+the job over at once instead of waiting for the lease. A holder re-checks its lease right before
 each Deltek write (``hold``), so a poster that stalled past its lease never writes.
 
 ``content_hash`` is the hash of what was last *sent* to Deltek (set by ``hold`` before a POST):
@@ -20,13 +22,15 @@ a later command whose hash differs, for a job Deltek already holds, is a change 
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
 import asyncpg
 
-from shared.db.pool import Connection
+from shared.db.pool import Connection, Pool
 
 Action = Literal["proceed", "busy", "already_posted", "changed_after_post"]
 
@@ -99,9 +103,28 @@ VALUES ($1, $2, $3, $4, 'claimed', $5, $6, $7, now() + make_interval(secs => $8)
 ON CONFLICT (job_id) DO UPDATE
    SET owner = EXCLUDED.owner, lease_until = EXCLUDED.lease_until,
        attempts = l.attempts + 1, updated_at = now()
- WHERE l.state <> 'posted' AND (l.lease_until IS NULL OR l.lease_until <= now())
+ WHERE l.state <> 'posted'
+   AND ($9 OR l.lease_until IS NULL OR l.lease_until <= now())
 RETURNING l.*, (xmax = 0) AS fresh
 """
+
+
+@asynccontextmanager
+async def job_lock(pool: Pool, job_id: str) -> AsyncIterator[bool]:
+    """Hold the job's advisory lock for a whole handling; yields False if another poster has it.
+
+    The lock lives on a database session, which dies with its process: a poster killed
+    mid-job frees the job at once, where its lease would block every other poster until it
+    expired. Holding the lock is therefore proof enough to take over a live lease.
+    """
+    key = f"connector-job:{job_id}"
+    async with pool.acquire() as conn:
+        got = bool(await conn.fetchval("SELECT pg_try_advisory_lock(hashtextextended($1, 0))", key))
+        try:
+            yield got
+        finally:
+            if got:
+                await conn.execute("SELECT pg_advisory_unlock(hashtextextended($1, 0))", key)
 
 
 async def claim(
@@ -115,8 +138,13 @@ async def claim(
     master_pkey: str,
     owner: str,
     lease_seconds: float,
+    locked: bool = False,
 ) -> Claim:
-    """Take the job's lease in one statement, or say why not (``refusal``)."""
+    """Take the job's lease in one statement, or say why not (``refusal``).
+
+    ``locked``: the caller holds the job's lock (``job_lock``), so a live lease is a dead
+    poster's and may be taken over.
+    """
     row = await conn.fetchrow(
         _CLAIM,
         job_id,
@@ -127,6 +155,7 @@ async def claim(
         master_pkey,
         owner,
         float(lease_seconds),
+        locked,
     )
     if row is not None:
         return Claim("proceed", Entry.from_row(row), bool(row["fresh"]))

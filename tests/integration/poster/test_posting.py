@@ -110,7 +110,7 @@ async def test_two_posters_racing_on_one_job_book_it_once(
     )
     busy = [o for o in outcomes if isinstance(o, TransientError)]
     assert len(busy) == 1, outcomes
-    assert "held by poster-" in str(busy[0])
+    assert "in another poster's hands" in str(busy[0])
     await handle(second, topics, command)  # the consumer loop's retry
 
     (batch,) = our_batches(sim).values()
@@ -317,3 +317,29 @@ async def test_an_invoice_booked_in_a_batch_we_did_not_create_is_flagged(
     (failed,) = await results(kafka_bootstrap, topics, 1)
     assert (failed.schema_name, failed.payload["kind"]) == (WRITE_FAILED, "flagged")
     assert handler.deps.metrics.jobs.labels("acme", "flagged")._value.get() == 1
+
+
+async def test_a_live_lease_left_by_a_killed_poster_is_taken_over_at_once(
+    sim, pool, topics, kafka_bootstrap, make_handler
+):
+    command = make_command(active_vendor(sim))
+    await store_record(pool, command)
+    # What a poster killed mid-job leaves: a claimed row whose lease runs for ten more minutes,
+    # and no advisory lock (its database session died with it).
+    await pool.execute(
+        """INSERT INTO posting_ledger (job_id, connection, record_key, content_hash, state, batch,
+                                       master_pkey, owner, lease_until)
+           VALUES ($1, $2, $3, $4, 'claimed', $5, $6, 'killed-poster',
+                   now() + interval '10 min')""",
+        command.job_id,
+        command.connection,
+        command.record_key,
+        command.content_hash(),
+        batch_name(command.job_id),
+        master_pkey(command.job_id),
+    )
+    await handle(make_handler("poster-b"), topics, command)
+    (batch,) = our_batches(sim).values()
+    assert len(batch.masters) == 1
+    (result,) = await results(kafka_bootstrap, topics, 1)
+    assert result.payload["outcome"] == "created"
