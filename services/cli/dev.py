@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from services.cli import stack as local
+from services.cli.flow import FlowWatch
 from services.cli.sim_setup import prepare_sim_connection
 from shared.settings import Settings
 
@@ -14,6 +15,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     local.add_arguments(parser)
     parser.add_argument(
         "--no-sims", action="store_true", help="do not start the Coupa and Deltek simulators"
+    )
+    parser.add_argument(
+        "--trickle",
+        type=float,
+        default=5.0,
+        metavar="SECONDS",
+        help="approve a new invoice in the Coupa simulator this often (0: never)",
     )
 
 
@@ -25,7 +33,9 @@ def run(args: argparse.Namespace) -> int:
         if stack.sims:
             prepare_sim_connection(stack)
         print("connector dev is up:\n" + stack.summary() + "\nCtrl-C stops everything.", flush=True)
-        stack.supervise()
+        assert stack.endpoints is not None
+        coupa = stack.child("coupa-sim").url if stack.sims else None
+        stack.supervise(FlowWatch(stack.endpoints.database_url, coupa, args.trickle))
     except local.StackAlreadyRunningError as exc:
         print(f"dev: {exc}", file=sys.stderr)
         return 2

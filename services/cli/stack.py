@@ -22,6 +22,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
+from typing import Protocol
 
 import asyncpg
 
@@ -86,6 +87,14 @@ class Child:
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
+
+
+class Watcher(Protocol):
+    """Something the supervisor runs beside its tending (``connector dev``'s flow display)."""
+
+    async def tick(self) -> None: ...
+
+    async def close(self) -> None: ...
 
 
 class StopRequested(Exception):
@@ -269,11 +278,19 @@ class Stack:
             if child.proc is None and now >= child.next_start:
                 child.start()
 
-    def supervise(self) -> None:
-        """Tend the children until a signal arrives."""
-        while True:
-            self.tend()
-            time.sleep(0.2)
+    def supervise(self, watcher: Watcher | None = None) -> None:
+        """Tend the children, and let ``watcher`` tick each round, until a signal arrives."""
+        loop = asyncio.new_event_loop()
+        try:
+            while True:
+                self.tend()
+                if watcher is not None:
+                    loop.run_until_complete(watcher.tick())
+                time.sleep(0.2)
+        finally:
+            if watcher is not None:
+                loop.run_until_complete(watcher.close())
+            loop.close()
 
     def summary(self) -> str:
         assert self.endpoints is not None
