@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from shared.connection_settings import ConnectionSettings
@@ -25,10 +26,16 @@ from shared.secrets import KeyRing
 log = logging.getLogger(__name__)
 
 
+# How long a loaded connection is trusted before ``updated_at`` is asked again: a Call Out or a
+# command then costs no extra query, and an applied change still takes effect within seconds.
+_FRESH_SECONDS = 2.0
+
+
 @dataclass
 class _Loaded:
     updated_at: datetime
     connection: Connection
+    checked_at: float = field(default_factory=time.monotonic)
     client: DeltekClient | None = None
     coupa_client: CoupaClient | None = None
 
@@ -41,9 +48,10 @@ class _Loaded:
 class StoredConnections:
     """Connections read from the ``connections`` and ``credentials`` tables (decrypted)."""
 
-    def __init__(self, pool: Pool, ring: KeyRing) -> None:
+    def __init__(self, pool: Pool, ring: KeyRing, *, fresh_seconds: float = _FRESH_SECONDS) -> None:
         self._pool = pool
         self._ring = ring
+        self._fresh_seconds = fresh_seconds
         self._loaded: dict[str, _Loaded] = {}
         self._lock = asyncio.Lock()
 
@@ -85,6 +93,9 @@ class StoredConnections:
 
     async def _current(self, name: str) -> _Loaded | None:
         """The stored connection, reloaded (and its client replaced) when it changed."""
+        known = self._loaded.get(name)
+        if known is not None and time.monotonic() - known.checked_at < self._fresh_seconds:
+            return known
         updated_at = await self._pool.fetchval(
             "SELECT updated_at FROM connections WHERE name = $1", name
         )
@@ -95,6 +106,7 @@ class StoredConnections:
                     await self._drop(name, loaded)
                 return None
             if loaded is not None and loaded.updated_at == updated_at:
+                loaded.checked_at = time.monotonic()
                 return loaded
             async with self._pool.acquire() as conn:
                 connection = await load_connection(conn, self._ring, name)

@@ -88,7 +88,7 @@ async def test_store_connections_serve_settings_and_one_client_until_changed(sim
     ring = KeyRing(MasterKey.parse(generate_key(), source="test"))
     async with pool.acquire() as db:
         await apply_connections(db, ring, [stored_connection(sim)])
-    store = StoredConnections(pool, ring)
+    store = StoredConnections(pool, ring, fresh_seconds=0)
     try:
         assert await store.names() == [CONNECTION]
         assert await store.settings_for("nope") is None
