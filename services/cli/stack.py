@@ -210,11 +210,10 @@ class Stack:
         base_env = {**os.environ, "CONNECTOR_MASTER_KEY": self.master_key}
         children = []
         if self.sims:
+            # "--flag=value": a random secret may begin with "-", which argparse would misread.
             callout = [
-                "--callout-url",
-                f"http://127.0.0.1:{args.ingest_port}/coupa/{SIM_CONNECTION}",
-                "--callout-secret",
-                self.callout_secret,
+                f"--callout-url=http://127.0.0.1:{args.ingest_port}/coupa/{SIM_CONNECTION}",
+                f"--callout-secret={self.callout_secret}",
             ]
             for system, port, extra in (
                 ("coupa", args.coupa_sim_port, callout),
