@@ -13,6 +13,7 @@ from aiohttp import web
 
 from services.cli import (
     audit_cmd,
+    chaos,
     connections_cmd,
     demo,
     dev,
@@ -78,6 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
     for name, module, text in (
         ("dev", dev, "run the whole stack on the embedded default, until Ctrl-C"),
         ("demo", demo, "run the stack, push N approved invoices through it, verify Deltek"),
+        ("chaos", chaos, "run the stack under a fault schedule, then an independent verdict"),
         ("audit", audit_cmd, "print a record's whole story"),
         ("replay", replay_cmd, "re-run records by key, time range or state"),
         ("connections", connections_cmd, "store (apply), check (test), list and show connections"),

@@ -22,7 +22,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
-from typing import Protocol
+from typing import Any, Protocol
 
 import asyncpg
 
@@ -49,6 +49,7 @@ from shared.stack import (
 HEALTH_TIMEOUT = 60.0
 SIM_CONNECTION = "sim"
 _RESTART_BACKOFF_MAX = 30.0
+_STABLE_SECONDS = 30.0
 _HINTS = {
     "service": "(/healthz /readyz /metrics)",
     "simulator": "(seeded; any client id and secret; /_admin/...)",
@@ -80,9 +81,11 @@ class Child:
     proc: subprocess.Popen[bytes] | None = None
     restarts: int = 0
     next_start: float = field(default=0.0)
+    started_at: float = field(default=0.0)
 
     def start(self) -> None:
         self.proc = spawn(self.argv, log_path=self.log_path, env=self.env)
+        self.started_at = time.monotonic()
 
     @property
     def url(self) -> str:
@@ -133,6 +136,7 @@ class Stack:
         self.children: list[Child] = []
         self.endpoints: Endpoints | None = None
         self._wrote_state = False
+        self._saved_handlers: dict[signal.Signals, Any] = {}
         # The key the services decrypt credentials with: the configured one, else a dev key.
         self.master_key = (
             settings.master_key.get_secret_value()
@@ -142,9 +146,10 @@ class Stack:
         self.callout_secret = secret_file(settings, "sim-callout.secret")
 
     def install_signal_handlers(self) -> None:
-        """From here on a signal unwinds the caller through ``shutdown``."""
-        signal.signal(signal.SIGTERM, _on_signal)
-        signal.signal(signal.SIGINT, _on_signal)
+        """From here on a signal unwinds the caller through ``shutdown`` (which restores them)."""
+        self._saved_handlers = {
+            sig: signal.signal(sig, _on_signal) for sig in (signal.SIGTERM, signal.SIGINT)
+        }
 
     def start(self) -> Endpoints:
         if running_stack(self.settings) is not None:
@@ -264,12 +269,27 @@ class Stack:
             raise TimeoutError(f"not healthy after {timeout:.0f}s: {names}")
 
     def tend(self) -> None:
-        """One round of supervision: restart, after a backoff, any child that exited."""
+        """One round of supervision: restart, after a backoff, any child that exited.
+
+        The embedded Postgres is restarted too (its data is on disk); the embedded broker is
+        not, because its topics lived in memory: that needs a new ``connector dev``.
+        """
         now = time.monotonic()
+        postgres = self.postgres
+        if postgres is not None and postgres.proc is not None and postgres.proc.poll() is not None:
+            print("postgres exited; restarting it", flush=True)
+            try:
+                postgres.start()
+            except (RuntimeError, TimeoutError) as exc:
+                # Its old backends may still hold shared memory: the next round tries again.
+                print(f"postgres did not start yet: {exc}", flush=True)
         for child in self.children:
             if child.proc is not None and child.proc.poll() is not None:
                 code = child.proc.returncode
                 child.proc = None
+                # A child that ran a good while before it died starts the backoff afresh.
+                if now - child.started_at > _STABLE_SECONDS:
+                    child.restarts = 0
                 child.restarts += 1
                 delay = min(_RESTART_BACKOFF_MAX, 0.5 * 2 ** min(child.restarts, 10))
                 child.next_start = now + delay
@@ -308,8 +328,16 @@ class Stack:
 
     def shutdown(self) -> None:
         # A second Ctrl-C must not abort the orderly stop half-way.
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        current = {
+            sig: signal.signal(sig, signal.SIG_IGN) for sig in (signal.SIGINT, signal.SIGTERM)
+        }
+        try:
+            self._stop_everything()
+        finally:
+            for sig, handler in {**current, **self._saved_handlers}.items():
+                signal.signal(sig, handler)
+
+    def _stop_everything(self) -> None:
         # One SIGTERM each, then patience: a second one would cut a service's drain short.
         running = [child.proc for child in self.children if child.proc is not None]
         for proc in running:

@@ -21,6 +21,7 @@ from shared.kafka.envelope import Envelope, Source, record_key
 from shared.kafka.producer import Publisher
 from shared.kafka.topics import Topics
 from shared.messages import INVOICE_APPROVED, SUPPLIER_CHANGED, InvoiceApproved, SupplierChanged
+from shared.outages import OUTAGES
 from shared.service.waiting import wait_for_event
 
 log = logging.getLogger(__name__)
@@ -63,11 +64,15 @@ class InboxDrain:
         self._wake.set()
 
     async def run(self) -> None:
+        """Drain until stopped; a failure is logged and the rows stay pending for the next try."""
         while not self._stopping.is_set():
             try:
                 published, failed = await self.drain_once()
-            except OSError as exc:
+            except OUTAGES as exc:
                 log.warning("inbox drain: database unreachable", extra={"error": repr(exc)})
+                published, failed = 0, True
+            except Exception:
+                log.exception("inbox drain failed unexpectedly; rows stay pending")
                 published, failed = 0, True
             if published and not failed:
                 continue
@@ -83,7 +88,7 @@ class InboxDrain:
                 try:
                     topic, envelope = await self._event(item)
                     await self._publisher.publish(topic, envelope)
-                except (HttpError, KafkaError, OSError) as exc:
+                except (HttpError, KafkaError, *OUTAGES) as exc:
                     # Stop here: later rows may be newer versions of the same object.
                     await mark_failed(conn, item.id, f"{type(exc).__name__}: {exc}")
                     log.warning(

@@ -11,6 +11,7 @@ time (a Postgres advisory lock), however many ingest replicas run.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Callable
@@ -20,6 +21,7 @@ from services.ingest.directory import CoupaConnections
 from services.ingest.inbox import Kind, accept
 from shared.db.pool import Connection, Pool
 from shared.http.errors import HttpError
+from shared.outages import OUTAGES
 from shared.service.waiting import wait_for_event
 
 log = logging.getLogger(__name__)
@@ -71,17 +73,17 @@ class Poller:
         self._stopping.set()
 
     async def run(self) -> None:
+        """Poll what is due, forever: a failed poll is logged and tried again, never fatal,
+        since the same process answers Coupa's Call Outs."""
         while not self._stopping.is_set():
             try:
-                names = await self._directory.names()
-            except OSError as exc:
+                for name in await self._directory.names():
+                    if self._stopping.is_set():
+                        return
+                    if time.monotonic() >= self._next_due.get(name, 0.0):
+                        await self._poll_guarded(name)
+            except OUTAGES as exc:
                 log.warning("poll: database unreachable", extra={"error": repr(exc)})
-                names = []
-            for name in names:
-                if self._stopping.is_set():
-                    return
-                if time.monotonic() >= self._next_due.get(name, 0.0):
-                    await self._poll_guarded(name)
             await wait_for_event(self._stopping, 1.0)
 
     async def _poll_guarded(self, name: str) -> None:
@@ -89,10 +91,13 @@ class Poller:
         self._next_due[name] = time.monotonic() + interval
         try:
             accepted = await self.poll(name)
-        except (HttpError, OSError) as exc:
+        except (HttpError, *OUTAGES) as exc:
             log.warning(
                 "poll failed; cursor unchanged", extra={"connection": name, "error": str(exc)}
             )
+            return
+        except Exception:
+            log.exception("poll failed unexpectedly; cursor unchanged", extra={"connection": name})
             return
         if accepted:
             self._on_accepted()
@@ -110,9 +115,11 @@ class Poller:
                     conn, name, "supplier"
                 )
             finally:
-                await conn.execute(
-                    "SELECT pg_advisory_unlock(hashtext('connector-poll:' || $1))", name
-                )
+                # A broken connection took its session's lock with it: nothing left to release.
+                with contextlib.suppress(*OUTAGES):
+                    await conn.execute(
+                        "SELECT pg_advisory_unlock(hashtext('connector-poll:' || $1))", name
+                    )
 
     async def _poll_kind(self, conn: Connection, name: str, kind: Kind) -> int:
         cursor = await read_cursor(conn, name, kind)

@@ -20,15 +20,15 @@ import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
-import asyncpg
 import orjson
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
-from aiokafka.errors import CommitFailedError, KafkaConnectionError, KafkaError
+from aiokafka.errors import CommitFailedError, KafkaError
 from pydantic import ValidationError
 
 from shared.kafka.envelope import Coordinates, Envelope
 from shared.kafka.producer import Publisher
 from shared.kafka.topics import dead_letter_topic
+from shared.outages import OUTAGES
 from shared.service.metrics import ServiceMetrics
 from shared.service.waiting import wait_for_event
 from shared.settings import ConsumerTuning, KafkaTuning
@@ -37,21 +37,12 @@ log = logging.getLogger(__name__)
 
 Handler = Callable[[Envelope, Coordinates], Awaitable[None]]
 
-TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
-    OSError,
-    TimeoutError,
-    asyncpg.PostgresConnectionError,
-    asyncpg.InterfaceError,
-    asyncpg.CannotConnectNowError,
-    KafkaConnectionError,
-)
-
 
 class TransientError(Exception):
     """Raised by a handler when the same message will succeed later: retry, never dead-letter."""
 
 
-_RETRY_FOREVER: tuple[type[BaseException], ...] = (TransientError, *TRANSIENT_ERRORS)
+_RETRY_FOREVER: tuple[type[BaseException], ...] = (TransientError, *OUTAGES)
 
 
 class ConsumerLoop:
