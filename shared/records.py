@@ -143,3 +143,32 @@ async def transition(
             details=details,
             coords=coords,
         )
+
+
+# A record still on its way; once its message is dead-lettered it would sit there unexplained.
+_UNDER_WAY = ("received", "mapped", "posting")
+
+
+async def mark_dead_lettered(conn: Connection, record_key: str, service: str, error: str) -> bool:
+    """Mark the newest version of a record ``failed`` because its message was dead-lettered.
+
+    Returns False when there is no such record or it already ended otherwise. The reason says
+    what happened and how to take it back (``connector replay``), so nothing is stuck unexplained.
+    """
+    row = await conn.fetchrow(
+        "SELECT id, state FROM records WHERE record_key = $1 ORDER BY id DESC LIMIT 1", record_key
+    )
+    if row is None or row["state"] not in _UNDER_WAY:
+        return False
+    reason = f"{service} could not handle it and set it aside (dead letter): {error}"
+    await transition(
+        conn,
+        record_id=row["id"],
+        record_key=record_key,
+        state="failed",
+        service=service,
+        event="failed",
+        details={"error": error},
+        reason=reason,
+    )
+    return True

@@ -36,6 +36,8 @@ from shared.settings import ConsumerTuning, KafkaTuning
 log = logging.getLogger(__name__)
 
 Handler = Callable[[Envelope, Coordinates], Awaitable[None]]
+# Told the record key (if the message had one) and the error of each dead-lettered message.
+DeadLetterHook = Callable[[str | None, str], Awaitable[None]]
 
 
 class TransientError(Exception):
@@ -59,7 +61,9 @@ class ConsumerLoop:
         metrics: ServiceMetrics,
         kafka: KafkaTuning,
         tuning: ConsumerTuning,
+        on_dead_letter: DeadLetterHook | None = None,
     ) -> None:
+        self._on_dead_letter = on_dead_letter
         self._bootstrap = bootstrap
         self._group_id = group_id
         self._topics = topics
@@ -214,6 +218,8 @@ class ConsumerLoop:
                 "offset": message.offset,
             },
         )
+        if self._on_dead_letter is not None:
+            await self._on_dead_letter(body["key"], error)
 
     async def _pause(self, attempt: int) -> bool:
         """Sleep a capped, jittered backoff; return False if asked to stop meanwhile."""

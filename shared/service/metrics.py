@@ -9,6 +9,7 @@ class ServiceMetrics:
     """The metrics every service exposes; services add their own on ``registry``."""
 
     def __init__(self, service: str) -> None:
+        self.service = service
         self.registry = CollectorRegistry()
         Info("connector_service", "Which service this process runs", registry=self.registry).info(
             {"service": service}

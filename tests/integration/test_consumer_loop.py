@@ -7,7 +7,7 @@ import asyncio
 import orjson
 import pytest
 
-from shared.kafka.consumer import ConsumerLoop, Handler, TransientError
+from shared.kafka.consumer import ConsumerLoop, DeadLetterHook, Handler, TransientError
 from shared.kafka.envelope import Coordinates, Envelope
 from shared.kafka.producer import Publisher
 from shared.kafka.topics import Topics, dead_letter_topic
@@ -35,6 +35,7 @@ def make_loop(
     publisher: Publisher,
     kafka: KafkaTuning,
     tuning: ConsumerTuning,
+    on_dead_letter: DeadLetterHook | None = None,
 ) -> ConsumerLoop:
     return ConsumerLoop(
         bootstrap=bootstrap,
@@ -45,6 +46,7 @@ def make_loop(
         metrics=ServiceMetrics("test"),
         kafka=kafka,
         tuning=tuning,
+        on_dead_letter=on_dead_letter,
     )
 
 
@@ -161,8 +163,13 @@ async def test_undecodable_and_poison_messages_go_to_the_dead_letter_topic(
             raise ValueError("cannot map this invoice")
         done.append(coupa_id)
 
+    told: list[tuple[str | None, str]] = []
+
+    async def hook(key: str | None, error: str) -> None:
+        told.append((key, error))
+
     loop = make_loop(
-        kafka_bootstrap, topics, poison_on_one, publisher, kafka_tuning, consumer_tuning
+        kafka_bootstrap, topics, poison_on_one, publisher, kafka_tuning, consumer_tuning, hook
     )
     task = asyncio.create_task(loop.run())
 
@@ -173,6 +180,11 @@ async def test_undecodable_and_poison_messages_go_to_the_dead_letter_topic(
     loop.stop()
     await asyncio.wait_for(task, 30)
     assert attempts[1] == consumer_tuning.max_attempts
+    assert told == [
+        ("acme:invoice:same", told[0][1]),
+        ("acme:invoice:same", "ValueError: cannot map this invoice"),
+    ]
+    assert told[0][1].startswith("undecodable message")
 
     dead = [
         orjson.loads(v)

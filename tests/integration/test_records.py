@@ -7,7 +7,7 @@ import pytest
 
 from shared.db.pool import create_pool
 from shared.kafka.envelope import Coordinates
-from shared.records import record_received
+from shared.records import mark_dead_lettered, record_received
 from tests.support import invoice_event
 
 pytestmark = pytest.mark.integration
@@ -66,3 +66,30 @@ async def test_a_new_coupa_version_is_a_new_record(db_url):
     finally:
         await pool.close()
         await conn.close()
+
+
+async def test_a_dead_lettered_record_is_marked_failed_with_a_reason(db_url):
+    pool = await create_pool(db_url)
+    try:
+        async with pool.acquire() as conn:
+            await record_received(
+                conn,
+                invoice_event("acme", 5),
+                Coordinates(topic="t", partition=0, offset=0),
+                service="mapper",
+            )
+            assert await mark_dead_lettered(conn, "acme:invoice:5", "poster", "KeyError: 'x'")
+            assert not await mark_dead_lettered(conn, "acme:invoice:5", "poster", "again")
+            assert not await mark_dead_lettered(conn, "acme:invoice:404", "poster", "none")
+            row = await conn.fetchrow(
+                "SELECT state, last_error FROM records WHERE record_key = 'acme:invoice:5'"
+            )
+            events = [
+                r["event"] for r in await conn.fetch("SELECT event FROM audit_events ORDER BY id")
+            ]
+    finally:
+        await pool.close()
+    assert row is not None
+    assert row["state"] == "failed"
+    assert "dead letter" in row["last_error"] and "KeyError: 'x'" in row["last_error"]
+    assert events == ["received", "failed"]
