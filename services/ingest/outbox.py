@@ -29,6 +29,8 @@ log = logging.getLogger(__name__)
 _BATCH = 50
 _IDLE_SECONDS = 1.0
 _FAILURE_PAUSE_SECONDS = 2.0
+# Coupa, the broker or the database not answering now: the row stays pending.
+_NOT_NOW: tuple[type[BaseException], ...] = (HttpError, KafkaError, *OUTAGES)
 
 
 def cited_po_numbers(invoice: dict[str, Any]) -> list[str]:
@@ -88,7 +90,7 @@ class InboxDrain:
                 try:
                     topic, envelope = await self._event(item)
                     await self._publisher.publish(topic, envelope)
-                except (HttpError, KafkaError, *OUTAGES) as exc:
+                except _NOT_NOW as exc:
                     # Stop here: later rows may be newer versions of the same object.
                     await mark_failed(conn, item.id, f"{type(exc).__name__}: {exc}")
                     log.warning(

@@ -28,6 +28,8 @@ log = logging.getLogger(__name__)
 
 # Invoices voided after approval are read too: the mapper flags them if they were posted.
 INVOICE_STATUSES = ("approved", "voided")
+# A poll that fails with one of these is tried again on its next turn; the cursor stays put.
+_POLL_FAILURES: tuple[type[BaseException], ...] = (HttpError, *OUTAGES)
 
 
 async def read_cursor(conn: Connection, connection: str, kind: Kind) -> datetime | None:
@@ -91,7 +93,7 @@ class Poller:
         self._next_due[name] = time.monotonic() + interval
         try:
             accepted = await self.poll(name)
-        except (HttpError, *OUTAGES) as exc:
+        except _POLL_FAILURES as exc:
             log.warning(
                 "poll failed; cursor unchanged", extra={"connection": name, "error": str(exc)}
             )
