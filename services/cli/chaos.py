@@ -5,8 +5,9 @@ While N approved invoices and a stream of supplier changes flow (pushed, polled,
 twice and late), a seeded schedule breaks things every few seconds: SIGKILL of a random service
 (the supervisor restarts it), the broker paused with SIGSTOP, Postgres killed and restarted,
 Deltek answering 5xx, slowly, losing answers after commit, expiring tokens and throttling, Coupa
-throttling and expiring tokens. Then the faults stop, the run waits until nothing moves, and the
-checker reads the Deltek and Coupa simulators and Postgres (see ``chaos_report``).
+throttling and expiring tokens. Half-way through, the master key is rotated (``chaos_keys``).
+Then the faults stop, the run waits until nothing moves, and the checker reads the Deltek and
+Coupa simulators and Postgres (see ``chaos_report``).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import aiohttp
 
 from services.cli import stack as local
 from services.cli.chaos_faults import FaultSchedule
+from services.cli.chaos_keys import check_rotation, rotate_during_run
 from services.cli.chaos_report import ChaosReport, build_report
 from services.cli.driver import approve, create_invoice, push_again, wait_until_settled
 from services.cli.sim_setup import prepare_sim_connection
@@ -86,16 +88,25 @@ async def run_chaos(stack: local.Stack, args: argparse.Namespace) -> ChaosReport
     started = time.monotonic()
     try:
         load = asyncio.create_task(_load(stack, rng, args.invoices, args.seconds))
+        rotation = asyncio.create_task(_rotate_later(stack, args.seconds / 2))
         await schedule.run(args.seconds)
         invoices = await load
+        key_id = await rotation
         await schedule.heal()
         print(f"faults over after {time.monotonic() - started:.0f}s; settling", flush=True)
         keys = [f"{local.SIM_CONNECTION}:invoice:{invoice['id']}" for invoice in invoices]
         states = await wait_until_settled(stack.endpoints.database_url, keys, args.settle)
         print(f"settled after {time.monotonic() - started:.0f}s", flush=True)
-        return await build_report(stack, invoices, states, schedule.done)
+        report = await build_report(stack, invoices, states, schedule.done)
+        report.rotation = await check_rotation(stack, key_id)
+        return report
     finally:
         tending.cancel()
+
+
+async def _rotate_later(stack: local.Stack, delay: float) -> str:
+    await asyncio.sleep(delay)
+    return await rotate_during_run(stack)
 
 
 async def _tend(stack: local.Stack) -> None:

@@ -16,6 +16,7 @@ from typing import Any
 import aiohttp
 import asyncpg
 
+from services.cli.chaos_keys import RotationOutcome
 from services.cli.checker import Verdict, judge, supplier_map
 from services.cli.driver import deltek_batches
 from services.cli.stack import SIM_CONNECTION, Stack
@@ -32,6 +33,7 @@ class ChaosReport:
     incomplete_trails: list[str]
     parked_reasons: Counter[str]
     faults: Counter[str] = field(default_factory=Counter)
+    rotation: RotationOutcome | None = None
 
     @property
     def posted_once(self) -> int:
@@ -56,6 +58,7 @@ class ChaosReport:
             and not (self.verdict.duplicates or self.lost or self.incomplete_trails)
             and not self.verdict.problems
             and self.reconciles
+            and (self.rotation is None or self.rotation.only_new_key)
         )
 
     def table(self) -> str:
@@ -65,6 +68,8 @@ class ChaosReport:
         rows += [f"  {count:>5}  {state}" for state, count in sorted(self.states.items())]
         rows.append(f"  audit trails incomplete: {len(self.incomplete_trails)}")
         rows.append(f"  counts reconcile: {'yes' if self.reconciles else 'NO'}")
+        if self.rotation is not None:
+            rows.append(self.rotation.line())
         rows += [f"  problem: {problem}" for problem in self.verdict.problems[:10]]
         rows += [f"  lost: {key}" for key in self.lost[:10]]
         rows += [f"  trail incomplete: {key}" for key in self.incomplete_trails[:10]]
