@@ -32,7 +32,7 @@ class RotationOutcome:
     def line(self) -> str:
         verdict = "yes" if self.only_new_key else "NO"
         return (
-            f"  key rotation: {self.resealed} secret(s) moved to key {self.key_id}; "
+            f"  key rotation: {self.resealed} stored secret(s), now under key {self.key_id}; "
             f"every secret readable under the new key alone: {verdict}"
         )
 
