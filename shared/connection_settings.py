@@ -14,15 +14,25 @@ _SETTINGS = ConfigDict(frozen=True, extra="forbid")
 
 
 class MappingSettings(BaseModel):
-    """How a Coupa account's segments and an invoice's extra amounts become Deltek lines.
+    """How a Coupa account's segments and an invoice's extra amounts become Deltek lines, and
+    how Coupa suppliers become Deltek vendor firms.
 
     Segment numbers are 1-based, as Coupa names them (``segment-1`` .. ``segment-20``). A null
-    project segment means the connection books to GL accounts only.
+    project segment means the connection books to GL accounts only. With ``create_vendors`` the
+    connector keeps a vendor firm per Coupa supplier; ``vendor_number_from_coupa`` sends Coupa's
+    supplier number as the firm and vendor number, otherwise the tenant autonumbers them.
     """
 
     model_config = _SETTINGS
 
     create_vendors: bool = False
+    vendor_number_from_coupa: bool = False
+    # The Coupa supplier custom field that says "1099 required"; None leaves Req1099 to Deltek.
+    vendor_1099_field: str | None = None
+    # Coupa payment-term codes to Deltek PayTerms where they differ ("Net 30" -> "Net30").
+    pay_terms: dict[str, str] = Field(default_factory=dict)
+    # ISO country codes to the names in the tenant's country table, over the built-in table.
+    country_names: dict[str, str] = Field(default_factory=dict)
     gl_account_segment: int = Field(default=2, ge=1, le=20)
     project_segment: int | None = Field(default=1, ge=1, le=20)
     phase_segment: int | None = Field(default=3, ge=1, le=20)

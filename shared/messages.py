@@ -23,6 +23,8 @@ INVOICE_POSTED = "InvoicePosted"
 VENDOR_UPSERTED = "VendorUpserted"
 WRITE_FAILED = "WriteFailed"
 
+VendorOutcome = Literal["created", "linked", "updated", "unchanged"]
+
 _FROZEN = ConfigDict(frozen=True)
 # uuid5 namespace for every Deltek key we derive; changing it would break duplicate detection.
 _NAMESPACE = uuid.UUID("5b3f4f8e-6a55-4c1e-9d1a-0c0ffee0d3e1")
@@ -89,6 +91,53 @@ class PostApInvoice(BaseModel):
         return hashlib.sha256(orjson.dumps(body, option=orjson.OPT_SORT_KEYS)).hexdigest()
 
 
+class VendorAddress(BaseModel):
+    """The supplier's remit-to address as a Deltek firm address flagged for payment."""
+
+    model_config = _FROZEN
+
+    name: str
+    address1: str | None = None
+    address2: str | None = None
+    address3: str | None = None
+    city: str | None = None
+    state: str | None = None
+    zip: str | None = None
+    country: str | None = None  # the name Deltek's country table holds, e.g. "United States"
+
+
+class UpsertVendor(BaseModel):
+    """Create or update the Deltek vendor firm of one Coupa supplier, writing only what differs.
+
+    ``vendor_number`` is None when the tenant's autonumbering chooses it; ``req_1099`` and the
+    pay terms are None when the connection does not manage them.
+    """
+
+    model_config = _FROZEN
+
+    job_id: str
+    connection: str
+    record_key: str
+    coupa_id: int
+    coupa_version: str
+    coupa_number: str | None = None
+    name: str
+    sort_name: str
+    vendor_number: str | None = None
+    tax_id: str | None = None
+    tin_type: str | None = None
+    active: bool = True
+    remit_to: VendorAddress | None = None
+    pay_terms: str | None = None
+    pay_terms_description: str | None = None
+    req_1099: bool | None = None
+
+    def content_hash(self) -> str:
+        """What the firm should hold; an equal hash for a synced job means "nothing to write"."""
+        body = self.model_dump(mode="json", exclude={"coupa_version"})
+        return hashlib.sha256(orjson.dumps(body, option=orjson.OPT_SORT_KEYS)).hexdigest()
+
+
 class InvoicePosted(BaseModel):
     """The poster's word that a job is in Deltek, and how it found out."""
 
@@ -105,6 +154,19 @@ class InvoicePosted(BaseModel):
     post_seq: str | None = None
 
 
+class VendorUpserted(BaseModel):
+    """The poster's word that a supplier's Deltek vendor firm matches Coupa, and what it did."""
+
+    model_config = _FROZEN
+
+    job_id: str
+    record_key: str
+    client_id: str
+    vendor: str
+    outcome: VendorOutcome
+    changed: tuple[str, ...] = ()
+
+
 class WriteFailed(BaseModel):
     """A write Deltek refused (parked with Deltek's message) or that could not be done (failed)."""
 
@@ -118,6 +180,10 @@ class WriteFailed(BaseModel):
 
 def invoice_job_id(connection: str, coupa_id: int | str) -> str:
     return f"{connection}:invoice:{coupa_id}"
+
+
+def supplier_job_id(connection: str, coupa_id: int | str) -> str:
+    return f"{connection}:supplier:{coupa_id}"
 
 
 def batch_name(job_id: str) -> str:

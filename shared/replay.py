@@ -18,13 +18,14 @@ from shared.db.pool import Connection
 from shared.kafka.envelope import Envelope
 from shared.kafka.producer import Publisher
 from shared.kafka.topics import Topics
-from shared.messages import INVOICE_APPROVED, POST_AP_INVOICE, SUPPLIER_CHANGED
+from shared.messages import INVOICE_APPROVED, POST_AP_INVOICE, SUPPLIER_CHANGED, UPSERT_VENDOR
 from shared.records import append_audit
 
 # "unfinished": what a restart of an in-memory broker could have lost on its way.
 UNFINISHED = ("received", "mapped", "posting")
 STATES = ("received", "mapped", "parked", "posting", "posted", "failed", "flagged")
 _EVENT_SCHEMA = {"invoice": INVOICE_APPROVED, "supplier": SUPPLIER_CHANGED}
+_COMMAND_SCHEMA = {"invoice": POST_AP_INVOICE, "supplier": UPSERT_VENDOR}
 
 
 @dataclass(frozen=True)
@@ -77,7 +78,8 @@ def plan(rows: list[dict[str, Any]], topics: Topics) -> list[Replay]:
     replays = []
     for row in rows:
         if row["command"] is not None and row["state"] != "parked":
-            topic, schema, payload = topics.deltek_writes, POST_AP_INVOICE, row["command"]
+            topic, payload = topics.deltek_writes, row["command"]
+            schema = _COMMAND_SCHEMA[row["kind"]]
         else:
             topic = topics.coupa_invoices if row["kind"] == "invoice" else topics.coupa_suppliers
             schema, payload = _EVENT_SCHEMA[row["kind"]], row["payload"]

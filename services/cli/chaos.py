@@ -29,6 +29,7 @@ from services.cli.chaos_faults import FaultSchedule
 from services.cli.chaos_keys import check_rotation, rotate_during_run
 from services.cli.chaos_report import ChaosReport, build_report
 from services.cli.driver import approve, create_invoice, push_again, wait_until_settled
+from services.cli.secret_sweep import stack_scanner, sweep
 from services.cli.sim_setup import prepare_sim_connection
 from shared.embedded.process import free_port
 from shared.settings import Settings
@@ -84,6 +85,7 @@ async def run_chaos(stack: local.Stack, args: argparse.Namespace) -> ChaosReport
     assert stack.endpoints is not None
     rng = random.Random(args.seed)
     schedule = FaultSchedule(stack, random.Random(args.seed + 1), every=args.every)
+    first_key = stack.master_key
     tending = asyncio.create_task(_tend(stack))
     started = time.monotonic()
     try:
@@ -99,6 +101,8 @@ async def run_chaos(stack: local.Stack, args: argparse.Namespace) -> ChaosReport
         print(f"settled after {time.monotonic() - started:.0f}s", flush=True)
         report = await build_report(stack, invoices, states, schedule.done)
         report.rotation = await check_rotation(stack, key_id)
+        scanner = stack_scanner(stack, {"master key before the rotation": first_key})
+        report.secrets_found = [str(finding) for finding in await sweep(stack, scanner)]
         return report
     finally:
         tending.cancel()

@@ -34,6 +34,7 @@ class ChaosReport:
     parked_reasons: Counter[str]
     faults: Counter[str] = field(default_factory=Counter)
     rotation: RotationOutcome | None = None
+    secrets_found: list[str] = field(default_factory=list)
 
     @property
     def posted_once(self) -> int:
@@ -59,6 +60,7 @@ class ChaosReport:
             and not self.verdict.problems
             and self.reconciles
             and (self.rotation is None or self.rotation.only_new_key)
+            and not self.secrets_found
         )
 
     def table(self) -> str:
@@ -70,6 +72,8 @@ class ChaosReport:
         rows.append(f"  counts reconcile: {'yes' if self.reconciles else 'NO'}")
         if self.rotation is not None:
             rows.append(self.rotation.line())
+        rows.append(f"  secrets found in logs, metrics and tables: {len(self.secrets_found)}")
+        rows += [f"  secret: {finding}" for finding in self.secrets_found[:10]]
         rows += [f"  problem: {problem}" for problem in self.verdict.problems[:10]]
         rows += [f"  lost: {key}" for key in self.lost[:10]]
         rows += [f"  trail incomplete: {key}" for key in self.incomplete_trails[:10]]

@@ -22,6 +22,7 @@ from services.cli import (
     migrate_cmd,
     reference_cmd,
     replay_cmd,
+    vendors_cmd,
 )
 from services.sims.coupa import cli as coupa_sim
 from services.sims.deltek import cli as deltek_sim
@@ -86,6 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
         ("keys", keys_cmd, "generate a master key, or rotate stored secrets onto the current one"),
         ("reference", reference_cmd, "refresh a connection's Deltek reference data now"),
         ("mappings", mappings_cmd, "import, export and check explicit maps to Deltek"),
+        ("vendors", vendors_cmd, "full vendor sync: every Coupa supplier to its Deltek firm"),
     ):
         command_parser = sub.add_parser(name, help=text)
         module.add_arguments(command_parser)

@@ -157,7 +157,13 @@ async def check_maps(conn: Connection, args: argparse.Namespace) -> int:
         print(f"connector mappings check: no connection named {args.connection}", file=sys.stderr)
         return 2
     found = await coverage(conn, settings)
-    print(f"{args.connection}: {found.invoices} invoices stored, {found.parked} parked")
+    print(
+        f"{args.connection}: {found.invoices} invoices stored, {found.parked} parked, "
+        f"{found.suppliers} Coupa suppliers stored"
+    )
+    print(f"  Coupa suppliers without a Deltek vendor:           {found.count('supplier')}")
+    print(f"  account segment values without a GL account:       {found.count('account')}")
+    print(f"  project codes without an open, chargeable project: {found.count('project')}")
     if not found.gaps:
         print("Every Coupa value in them resolves.")
         return 0

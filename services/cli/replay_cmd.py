@@ -1,4 +1,5 @@
-"""``connector replay``: re-run records by key, time range or state, or show what would be sent."""
+"""``connector replay``: re-run records by key, time range or state, or take dead letters back;
+``--dry-run`` shows what would be sent."""
 
 from __future__ import annotations
 
@@ -7,8 +8,10 @@ import asyncio
 from datetime import datetime
 
 from services.cli.db_cmd import database
+from shared.dead_letters import Choice, DeadLetter, not_replayed, read_dead_letters, replay
 from shared.kafka.producer import Publisher
-from shared.kafka.topics import Topics
+from shared.kafka.topics import DLQ_SUFFIX, Topics, dead_letter_topic
+from shared.logs import redact
 from shared.replay import STATES, UNFINISHED, Replay, Selection, plan, select, send
 from shared.settings import Settings
 from shared.stack import resolve_endpoints
@@ -28,6 +31,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--dry-run", action="store_true", help="print what would be sent, send nothing"
     )
+    letters = parser.add_argument_group("dead letters")
+    letters.add_argument(
+        "--dead-letters",
+        metavar="TOPIC",
+        help="re-publish the dead letters of TOPIC (e.g. coupa.invoices) to it, each once",
+    )
+    letters.add_argument("--key", help="only dead letters with this message key")
+    letters.add_argument(
+        "--offset",
+        type=_coordinates,
+        metavar="PARTITION:OFFSET",
+        help="only the dead letter that failed at this partition and offset of TOPIC",
+    )
+
+
+def _coordinates(text: str) -> tuple[int, int]:
+    partition, sep, offset = text.partition(":")
+    if not sep or not partition.isdigit() or not offset.isdigit():
+        raise argparse.ArgumentTypeError("give PARTITION:OFFSET, e.g. 0:17")
+    return int(partition), int(offset)
 
 
 def selection_from(args: argparse.Namespace) -> Selection:
@@ -44,6 +67,13 @@ def selection_from(args: argparse.Namespace) -> Selection:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.dead_letters:
+        partition, offset = args.offset or (None, None)
+        choice = Choice(key=args.key, partition=partition, offset=offset)
+        return asyncio.run(_run_dead_letters(args.dead_letters, choice, dry_run=args.dry_run))
+    if args.key or args.offset:
+        print("connector replay: --key and --offset choose among --dead-letters TOPIC")
+        return 2
     selection = selection_from(args)
     if selection == Selection():
         print("connector replay: say what to replay (--record, --state, --since/--until)")
@@ -68,6 +98,45 @@ async def _run(selection: Selection, *, dry_run: bool) -> int:
     verb = "would replay" if dry_run else "replayed"
     print(f"{verb} {len(replays)} record(s)")
     return 0
+
+
+async def _run_dead_letters(topic: str, choice: Choice, *, dry_run: bool) -> int:
+    settings = Settings()
+    prefix = settings.kafka.topic_prefix
+    original = topic.removesuffix(DLQ_SUFFIX)
+    original = original if original.startswith(prefix) else prefix + original
+    bootstrap = resolve_endpoints(settings).kafka_bootstrap
+    letters = [
+        letter
+        for letter in await read_dead_letters(bootstrap, dead_letter_topic(original))
+        if choice.takes(letter)
+    ]
+    async with database(settings, "replay") as conn:
+        pending = await not_replayed(conn, letters)
+        if len(pending) < len(letters):
+            print(f"{len(letters) - len(pending)} dead letter(s) were replayed before; skipped")
+        if dry_run:
+            for letter in pending:
+                print(f"would send {_letter(letter)}")
+            print(f"would replay {len(pending)} dead letter(s)")
+            return 0
+        publisher = Publisher(bootstrap, settings.kafka)
+        await publisher.start()
+        try:
+            sent = await replay(conn, publisher, pending, by="replay")
+        finally:
+            await publisher.stop()
+    for letter in sent:
+        print(f"sent {_letter(letter)}")
+    print(f"replayed {len(sent)} dead letter(s)")
+    return 0
+
+
+def _letter(letter: DeadLetter) -> str:
+    return (
+        f"{letter.record_key} back to {letter.topic} (failed at {letter.partition}:"
+        f"{letter.offset}: {redact(letter.error)})"
+    )
 
 
 def _describe(replay: Replay, *, dry_run: bool) -> str:

@@ -55,12 +55,25 @@ SIM_MAPPING = MappingSettings(
     handling_account="642.00",
     misc_account="699.00",
     tax_account="699.00",
+    # Used only with create_vendors: the simulated tenant spells its terms without spaces.
+    vendor_1099_field="form-1099",
+    pay_terms={"Net 30": "Net30"},
 )
 PHASES = ("100", "200", "300")
+# The simulators take any credentials; these are stored (sealed) like real ones, and the secret
+# sweeps look for them everywhere they must not be.
+SIM_SECRETS = {
+    "Coupa client secret": "sim-coupa-client-secret",
+    "Deltek password": "sim-deltek-password",
+    "Deltek client secret": "sim-deltek-client-secret",
+}
 
 
-def sim_connection(stack: Stack, *, poll_interval_seconds: float = 15) -> Connection:
-    """A connection pointing at the simulators the stack runs (they accept any credentials)."""
+def sim_connection(
+    stack: Stack, *, poll_interval_seconds: float = 15, create_vendors: bool = False
+) -> Connection:
+    """A connection pointing at the simulators the stack runs (they accept any credentials);
+    ``create_vendors`` turns vendor sync on."""
     args = stack.args
     settings = StoredSettings(
         coupa=CoupaSettings(
@@ -80,20 +93,25 @@ def sim_connection(stack: Stack, *, poll_interval_seconds: float = 15) -> Connec
             bank_code="OPER",
             post_batches=True,
         ),
-        mapping=SIM_MAPPING,
+        mapping=SIM_MAPPING.model_copy(update={"create_vendors": create_vendors}),
     )
     secrets = Secrets(
-        coupa_client_secret=SecretStr("sim-client-secret"),
+        coupa_client_secret=SecretStr(SIM_SECRETS["Coupa client secret"]),
         coupa_callout_secrets=(SecretStr(stack.callout_secret),),
-        deltek_password=SecretStr("sim-password"),
-        deltek_client_secret=SecretStr("sim-client-secret"),
+        deltek_password=SecretStr(SIM_SECRETS["Deltek password"]),
+        deltek_client_secret=SecretStr(SIM_SECRETS["Deltek client secret"]),
     )
     return Connection(SIM_CONNECTION, settings, secrets)
 
 
-def prepare_sim_connection(stack: Stack, *, poll_interval_seconds: float = 15) -> None:
+def prepare_sim_connection(
+    stack: Stack, *, poll_interval_seconds: float = 15, create_vendors: bool = False
+) -> None:
     """Store the simulators' connection, fill the Deltek reference cache, align the maps."""
-    asyncio.run(_prepare(stack, sim_connection(stack, poll_interval_seconds=poll_interval_seconds)))
+    connection = sim_connection(
+        stack, poll_interval_seconds=poll_interval_seconds, create_vendors=create_vendors
+    )
+    asyncio.run(_prepare(stack, connection))
 
 
 async def _prepare(stack: Stack, connection: Connection) -> None:

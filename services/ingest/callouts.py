@@ -17,14 +17,17 @@ from collections.abc import Awaitable, Callable
 
 import orjson
 from aiohttp import web
+from aiohttp.web_protocol import RequestPayloadError
+from asyncpg import DataError
 from prometheus_client import Counter
 
 from services.ingest import tokens
 from services.ingest.directory import CoupaConnections
 from services.ingest.inbox import Kind, NotACoupaObjectError, accept
 from shared.coupa.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER
-from shared.coupa.signing import verify as verify_signature
+from shared.coupa.signing import check as check_signature
 from shared.db.pool import Pool
+from shared.outages import OUTAGES
 
 log = logging.getLogger(__name__)
 
@@ -63,23 +66,33 @@ class CalloutRoutes:
 
     async def receive(self, request: web.Request, kind: Kind) -> web.Response:
         connection = request.match_info["connection"]
-        secrets = await self._directory().callout_secrets(connection)
         try:
             raw = await request.read()
         except web.HTTPRequestEntityTooLarge:
             self._counter.labels(kind, "too_large").inc()
             raise
-        if not secrets or not _authentic(request, connection, secrets, raw):
-            self._counter.labels(kind, "unauthorized").inc()
-            return _error(401, "not authenticated for this connection")
+        except RequestPayloadError:
+            # A body its Content-Encoding does not describe (e.g. "gzip" that is not gzip).
+            self._counter.labels(kind, "bad_request").inc()
+            return _error(400, "the body cannot be read with its Content-Encoding")
         try:
+            secrets = await self._directory().callout_secrets(connection)
+            refused = _refusal(request, connection, secrets, raw)
+            if refused is not None:
+                self._counter.labels(kind, refused).inc()
+                return _error(401, "not authenticated for this connection")
             body = orjson.loads(raw)
             async with self._pool().acquire() as conn:
                 new = await accept(conn, connection, kind, body, "webhook")
-        except (orjson.JSONDecodeError, NotACoupaObjectError) as exc:
+        except (orjson.JSONDecodeError, NotACoupaObjectError, DataError) as exc:
             self._counter.labels(kind, "bad_request").inc()
             log.warning("call out refused", extra={"connection": connection, "error": str(exc)})
-            return _error(400, f"not a Coupa {kind}: {exc}")
+            return _error(400, f"not a Coupa {kind}: {_why(exc)}")
+        except OUTAGES as exc:
+            # Coupa retries a Call Out that was not acknowledged; 503 says "later", not "broken".
+            self._counter.labels(kind, "unavailable").inc()
+            log.warning("call out deferred", extra={"connection": connection, "error": repr(exc)})
+            return _error(503, "cannot store Call Outs right now; send it again later")
         if not new:
             self._counter.labels(kind, "duplicate").inc()
             return web.json_response({"status": "already received"}, status=200)
@@ -111,17 +124,32 @@ class CalloutRoutes:
         )
 
 
-def _authentic(request: web.Request, connection: str, secrets: list[str], raw: bytes) -> bool:
+def _refusal(
+    request: web.Request, connection: str, secrets: list[str] | None, raw: bytes
+) -> str | None:
+    """None when the push is authentic, else why not, as a metrics label.
+
+    Labels are a fixed set (never the connection name from the URL, which the sender chooses).
+    """
+    if not secrets:
+        return "unknown_connection"
     authorization = request.headers.get("Authorization", "")
     if authorization.lower().startswith("bearer "):
-        return tokens.verify(authorization[7:].strip(), connection, secrets, now=time.time())
-    return verify_signature(
+        bearer = tokens.check(authorization[7:].strip(), connection, secrets, now=time.time())
+        return None if bearer == "ok" else bearer
+    verdict = check_signature(
         secrets,
         request.headers.get(TIMESTAMP_HEADER),
         request.headers.get(SIGNATURE_HEADER),
         raw,
         now=time.time(),
     )
+    return None if verdict == "ok" else verdict
+
+
+def _why(exc: Exception) -> str:
+    """Postgres refuses some text JSON allows (a NUL character); say so without its wording."""
+    return "it holds text that cannot be stored" if isinstance(exc, DataError) else str(exc)
 
 
 def _basic_credentials(request: web.Request) -> tuple[str, str]:

@@ -13,6 +13,10 @@ import base64
 import hashlib
 import hmac
 from collections.abc import Iterable
+from typing import Literal
+
+# Why a token is refused, for metrics only: the caller gets the same 401 either way.
+TokenVerdict = Literal["ok", "expired", "forged"]
 
 TOKEN_LIFETIME_SECONDS = 3600
 _PREFIX = "cdi1"
@@ -31,19 +35,26 @@ def issue(connection: str, secret: str, *, now: float) -> str:
 
 def verify(token: str, connection: str, secrets: Iterable[str], *, now: float) -> bool:
     """True if ``token`` was issued for ``connection`` under an active secret and is unexpired."""
+    return check(token, connection, secrets, now=now) == "ok"
+
+
+def check(token: str, connection: str, secrets: Iterable[str], *, now: float) -> TokenVerdict:
+    """``ok``, ``expired`` (genuine for ``connection`` but past its expiry) or ``forged``."""
     parts = token.split(".")
     if len(parts) != 4 or parts[0] != _PREFIX:
-        return False
+        return "forged"
     prefix, encoded, expiry, mac = parts
     try:
         named = base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4)).decode()
         expires = int(expiry)
     except (ValueError, UnicodeDecodeError):
-        return False
-    if named != connection or expires < now:
-        return False
+        return "forged"
     body = f"{prefix}.{encoded}.{expiry}"
-    return any(hmac.compare_digest(_mac(secret, body), mac) for secret in secrets)
+    if named != connection or not any(
+        hmac.compare_digest(_mac(secret, body), mac) for secret in secrets
+    ):
+        return "forged"
+    return "ok" if expires >= now else "expired"
 
 
 def constant_time_equal(expected: str, given: str) -> bool:

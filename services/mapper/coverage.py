@@ -1,8 +1,9 @@
-"""What lacks a mapping: the Coupa values in stored invoices that do not resolve, and who waits.
+"""What lacks a mapping: the Coupa values in stored records that do not resolve, and who waits.
 
 Every stored invoice (its newest version) is mapped again against today's maps and cache; each
 thing an invoice would wait for is one gap, counted by invoice, with the parked records that
-are waiting for it now.
+are waiting for it now. Every stored Coupa supplier (newest version) is resolved to a Deltek
+vendor the same way, so a supplier no invoice uses yet still shows as lacking one.
 """
 
 from __future__ import annotations
@@ -10,10 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from services.mapper import repository as repo
-from services.mapper.outcome import Parked
+from services.mapper.outcome import Parked, Problem
 from services.mapper.resolve import map_invoice
-from services.mapper.values import clean
-from services.mapper.workflow import invoice_event
+from services.mapper.vendor import resolve_vendor, supplier_id
+from services.mapper.workflow import invoice_event, supplier_event
 from shared.connection_settings import ConnectionSettings
 from shared.db.pool import Connection
 
@@ -32,6 +33,11 @@ class Coverage:
     invoices: int
     parked: int
     gaps: list[Gap]
+    suppliers: int = 0
+
+    def count(self, kind: str) -> int:
+        """How many distinct Coupa values of ``kind`` lack a usable Deltek record."""
+        return sum(1 for gap in self.gaps if gap.kind == kind)
 
 
 async def coverage(conn: Connection, settings: ConnectionSettings) -> Coverage:
@@ -40,14 +46,19 @@ async def coverage(conn: Connection, settings: ConnectionSettings) -> Coverage:
     gaps: dict[tuple[str, str], Gap] = {}
     for record in records:
         event = invoice_event(record.payload)
-        supplier_id = clean((event.invoice.get("supplier") or {}).get("id"))
-        supplier = await repo.latest_supplier(conn, settings.name, supplier_id or "")
+        supplier = await repo.latest_supplier(conn, settings.name, supplier_id(event.invoice) or "")
         result = map_invoice(event, settings, ref, supplier)
         if not isinstance(result, Parked):
             continue
         for wait in result.waiting_for:
             gap = _gap(gaps, wait)
             gap.invoices += 1
+    suppliers = await repo.latest_suppliers(conn, settings.name)
+    for record in suppliers:
+        supplier = supplier_event(record.payload)
+        found = resolve_vendor(supplier, supplier, ref)
+        if isinstance(found, Problem) and found.waiting_for is not None:
+            _gap(gaps, found.waiting_for)
     parked = 0
     for record in records:
         if record.state != "parked":
@@ -57,7 +68,7 @@ async def coverage(conn: Connection, settings: ConnectionSettings) -> Coverage:
             _gap(gaps, wait).parked.append(record.record_key)
     order = {"supplier": 0, "account": 1, "project": 2}
     ranked = sorted(gaps.values(), key=lambda g: (order.get(g.kind, 9), -g.invoices, g.coupa_value))
-    return Coverage(len(records), parked, ranked)
+    return Coverage(len(records), parked, ranked, len(suppliers))
 
 
 def _gap(gaps: dict[tuple[str, str], Gap], wait: dict[str, str]) -> Gap:

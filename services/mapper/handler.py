@@ -1,10 +1,11 @@
-"""The mapper's message handler: store each Coupa event, then settle invoices or wake parked ones.
+"""The mapper's message handler: store each Coupa event, then settle it and wake parked ones.
 
 Redelivery is harmless: ``record_received`` stores a version once; a version already ``mapped``
 has its stored command published again (the poster dedupes by job id); a posted, flagged or
-superseded one only gains the ``redelivered`` audit event. A ``SupplierChanged`` is stored (vendor
-sync is a later step) and wakes the connection's parked invoices, since a new tax id or name
-may now find their vendor.
+superseded one only gains the ``redelivered`` audit event. A new ``SupplierChanged`` wakes the
+connection's parked invoices, since a new tax id or name may now find their vendor; on a
+connection with ``create_vendors`` it is also settled into an ``UpsertVendor`` (vendor sync),
+and otherwise only kept.
 """
 
 from __future__ import annotations
@@ -29,11 +30,13 @@ def mapper_handler(deps: MapperDeps) -> Handler:
     async def handle(envelope: Envelope, coords: Coordinates) -> None:
         async with deps.pool.acquire() as conn:
             record_id, created = await record_received(conn, envelope, coords, service=SERVICE)
-            if envelope.schema_name == SUPPLIER_CHANGED:
-                if created:
-                    await notify_mappings(conn, envelope.connection)
+            if envelope.schema_name == SUPPLIER_CHANGED and created:
+                await notify_mappings(conn, envelope.connection)
+        if envelope.schema_name == SUPPLIER_CHANGED:
+            settings = await deps.settings_for(envelope.connection)
+            if settings is None or not settings.mapping.create_vendors:
                 return
-        if envelope.schema_name != INVOICE_APPROVED:
+        elif envelope.schema_name != INVOICE_APPROVED:
             log.warning("stored a message of an unknown schema", extra={"key": envelope.key})
             return
         trigger = Trigger(source=envelope.source, trace_id=envelope.trace_id, coords=coords)

@@ -19,7 +19,7 @@ from typing import Any, Literal
 from services.mapper.coding import Coding, named_account, resolve_coding
 from services.mapper.outcome import Problem
 from services.mapper.reference import Reference
-from services.mapper.values import clean, money
+from services.mapper.values import clean, money, objs
 from shared.connection_settings import MappingSettings
 
 Source = Literal["line", "allocation", "charge", "tax"]
@@ -74,7 +74,7 @@ def build_lines(
     problems: list[Problem] = []
     po_by_line = _po_numbers_by_order_line(purchase_orders)
     drafts: list[Draft] = []
-    for index, line in enumerate(invoice.get("invoice-lines") or [], start=1):
+    for index, line in enumerate(objs(invoice.get("invoice-lines"), "invoice-lines"), start=1):
         drafts += _invoice_line(line, index, po_by_line, settings, ref, credit, quantum, problems)
     drafts += _charges(invoice, settings, ref, credit, problems)
     drafts += _tax(invoice, settings, ref, credit, problems)
@@ -85,7 +85,7 @@ def _po_numbers_by_order_line(purchase_orders: list[dict[str, Any]]) -> dict[str
     found: dict[str, str] = {}
     for po in purchase_orders:
         number = clean(po.get("po-number"))
-        for order_line in po.get("order-lines") or []:
+        for order_line in objs(po.get("order-lines"), "order-lines"):
             line_id = clean(order_line.get("id"))
             po_number = clean(order_line.get("order-header-number")) or number
             if line_id and po_number:
@@ -94,7 +94,7 @@ def _po_numbers_by_order_line(purchase_orders: list[dict[str, Any]]) -> dict[str
 
 
 def _coded(
-    account: dict[str, Any] | None,
+    account: object,
     settings: MappingSettings,
     ref: Reference,
     where: str,
@@ -102,6 +102,9 @@ def _coded(
 ) -> Coding | None:
     if not account:
         problems.append(Problem("Coupa gives no account", where=where))
+        return None
+    if not isinstance(account, dict):
+        problems.append(Problem("Coupa gives an account that is not an object", where=where))
         return None
     coding = resolve_coding(account, settings, ref)
     if isinstance(coding, Coding):
@@ -133,7 +136,7 @@ def _invoice_line(
         problems.append(Problem("Coupa gives no line total", where=where))
         return []
     total = signed(total, credit)
-    allocations = line.get("account-allocations") or []
+    allocations = objs(line.get("account-allocations"), "account-allocations")
     if not allocations:
         coding = _coded(line.get("account"), settings, ref, where, problems)
         return [Draft(description, total, "line", coding, po_number, line_id)]
@@ -189,7 +192,7 @@ def _charges(
     credit: bool,
     problems: list[Problem],
 ) -> list[Draft]:
-    listed = invoice.get("invoice-charges") or []
+    listed = objs(invoice.get("invoice-charges"), "invoice-charges")
     drafts: list[Draft] = []
     for kind, header_key, setting, words in CHARGE_KINDS:
         charges = [c for c in listed if c.get("type") == kind]
@@ -237,7 +240,8 @@ def _tax(
 ) -> list[Draft]:
     tax = money(invoice.get("tax-amount"))
     if tax is None and invoice.get("line-level-taxation"):
-        line_taxes = [money(line.get("tax-amount")) for line in invoice.get("invoice-lines") or []]
+        lines = objs(invoice.get("invoice-lines"), "invoice-lines")
+        line_taxes = [money(line.get("tax-amount")) for line in lines]
         tax = sum((t for t in line_taxes if t is not None), Decimal(0))
     if not tax:
         return []

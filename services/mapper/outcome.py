@@ -1,10 +1,11 @@
-"""What mapping an invoice comes to: a command to publish, or the reasons it has to wait."""
+"""What mapping a record comes to: a command to publish, or the reasons it has to wait."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Generic, TypeVar
 
-from shared.messages import PostApInvoice
+from shared.messages import PostApInvoice, UpsertVendor
 
 # One thing a parked record waits for, e.g. {"kind": "supplier", "coupa_value": "217"}; an
 # optional "label" says in words which Coupa object it is. The resume loop re-maps on any change.
@@ -24,9 +25,14 @@ class Problem:
     where: str | None = None
 
 
+Command = TypeVar("Command", PostApInvoice, UpsertVendor)
+
+
 @dataclass(frozen=True)
-class Mapped:
-    command: PostApInvoice
+class Mapped(Generic[Command]):
+    """A record that resolved: the command to publish (a voucher, or a vendor firm)."""
+
+    command: Command
 
 
 @dataclass(frozen=True)
@@ -69,4 +75,4 @@ def _places(where: list[str]) -> str:
     return ", ".join(where)
 
 
-MapResult = Mapped | Parked
+MapResult = Mapped[PostApInvoice] | Mapped[UpsertVendor] | Parked

@@ -28,7 +28,9 @@ class Booked:
     command: PostApInvoice | None = None
 
 
-def flag_reason(invoice: dict[str, Any], result: Mapped | Parked, booked: Booked) -> str | None:
+def flag_reason(
+    invoice: dict[str, Any], result: Mapped[PostApInvoice] | Parked, booked: Booked
+) -> str | None:
     """None when this version makes the voucher that is booked; else why a person must look."""
     name = invoice_name(invoice)
     where = f"Deltek voucher {booked.voucher}" if booked.voucher else "Deltek"
@@ -41,6 +43,7 @@ def flag_reason(invoice: dict[str, Any], result: Mapped | Parked, booked: Booked
             f"maps ({result.reason}); {decide}"
         )
     command = result.command
+    assert isinstance(command, PostApInvoice)  # an invoice maps to a voucher
     if booked.period is not None:
         command = command.model_copy(update={"period": booked.period})
     if command.content_hash() == booked.content_hash:

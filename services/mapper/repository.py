@@ -146,6 +146,11 @@ class StoredRecord:
     waiting_for: list[dict[str, str]] | None
     command: dict[str, Any] | None
 
+    @property
+    def kind(self) -> str:
+        """``invoice`` or ``supplier``, from the record key ``{connection}:{kind}:{coupa id}``."""
+        return self.record_key.split(":", 2)[1]
+
 
 async def lock_record(conn: Connection, record_id: int) -> StoredRecord | None:
     """The record, locked until the caller's transaction ends (one mapper works on it at once)."""
@@ -238,11 +243,21 @@ async def parked_trace(conn: Connection, record_id: int) -> tuple[Source, str | 
 
 async def latest_invoices(conn: Connection, connection: str) -> list[StoredRecord]:
     """The newest stored version of every invoice of ``connection`` (for coverage checks)."""
+    return await _latest(conn, connection, "invoice")
+
+
+async def latest_suppliers(conn: Connection, connection: str) -> list[StoredRecord]:
+    """The newest stored version of every Coupa supplier of ``connection``."""
+    return await _latest(conn, connection, "supplier")
+
+
+async def _latest(conn: Connection, connection: str, kind: str) -> list[StoredRecord]:
     rows = await conn.fetch(
         """SELECT DISTINCT ON (record_key) id, record_key, connection, coupa_id, version, state,
                   payload, parked_reason, waiting_for, command
-             FROM records WHERE connection = $1 AND kind = 'invoice'
+             FROM records WHERE connection = $1 AND kind = $2
             ORDER BY record_key, id DESC""",
         connection,
+        kind,
     )
     return [StoredRecord(**dict(row)) for row in rows]

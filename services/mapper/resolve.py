@@ -24,7 +24,7 @@ from typing import Any
 from services.mapper.lines import Draft, build_lines, signed
 from services.mapper.outcome import Mapped, Parked, Problem
 from services.mapper.reference import Reference
-from services.mapper.values import clean, money, timestamp
+from services.mapper.values import clean, money, obj, timestamp
 from services.mapper.vendor import resolve_vendor
 from shared.connection_settings import ConnectionSettings
 from shared.kafka.envelope import record_key
@@ -53,14 +53,14 @@ def map_invoice(
     settings: ConnectionSettings,
     ref: Reference,
     supplier: dict[str, Any] | None,
-) -> Mapped | Parked:
+) -> Mapped[PostApInvoice] | Parked:
     invoice = event.invoice
     status = clean(invoice.get("status"))
     if status not in (None, "approved"):
         return Parked((_status_reason(invoice, status or ""),))
     try:
         return _map(event, settings, ref, supplier)
-    except ValueError as exc:
+    except (ValueError, ArithmeticError) as exc:  # ArithmeticError: a Decimal out of range
         return Parked((f"Coupa invoice {invoice_name(invoice)} has an unreadable value: {exc}",))
 
 
@@ -79,7 +79,7 @@ def _map(
     settings: ConnectionSettings,
     ref: Reference,
     supplier: dict[str, Any] | None,
-) -> Mapped | Parked:
+) -> Mapped[PostApInvoice] | Parked:
     invoice = event.invoice
     name = invoice_name(invoice)
     problems: list[Problem] = []
@@ -88,7 +88,8 @@ def _map(
     number = clean(invoice.get("invoice-number"))
     invoice_at = timestamp(invoice.get("invoice-date"))
     approved_at = timestamp(invoice.get("updated-at"))
-    currency = clean((invoice.get("currency") or {}).get("code"))
+    currency_object = obj(invoice.get("currency"), "currency")
+    currency = clean(currency_object.get("code"))
     for missing, words in (
         (coupa_id is None or not coupa_id.isdigit(), "no Coupa id"),
         (number is None, "no invoice number"),
@@ -98,13 +99,14 @@ def _map(
         if missing:
             problems.append(Problem(f"Coupa invoice {name} has {words}"))
 
-    vendor = resolve_vendor(invoice.get("supplier"), supplier, ref)
+    vendor = resolve_vendor(obj(invoice.get("supplier"), "supplier"), supplier, ref)
     if isinstance(vendor, Problem):
         problems.append(vendor)
 
     credit = is_credit_note(invoice)
-    decimals = (invoice.get("currency") or {}).get("decimals")
-    quantum = Decimal(1).scaleb(-(decimals if isinstance(decimals, int) else 2))
+    decimals = currency_object.get("decimals")
+    places = decimals if type(decimals) is int and 0 <= decimals <= 4 else 2
+    quantum = Decimal(1).scaleb(-places)
     drafts, line_problems = build_lines(
         invoice, event.purchase_orders, settings.mapping, ref, credit=credit, quantum=quantum
     )
@@ -152,13 +154,18 @@ def _map(
         invoice_date=invoice_at.date(),
         period=period.period,
         currency=currency,
-        pay_terms=clean((invoice.get("payment-term") or {}).get("code")),
+        pay_terms=_pay_terms(invoice.get("payment-term")),
         is_credit_note=credit,
         total=total,
         lines=tuple(_ap_line(seq, draft) for seq, draft in enumerate(drafts, start=1)),
         approved_at=approved_at,
     )
     return Mapped(command)
+
+
+def _pay_terms(term: object) -> str | None:
+    """Optional on the voucher, so a term of an unexpected shape is left out, not parked."""
+    return clean(term.get("code")) if isinstance(term, dict) else None
 
 
 def _ap_line(seq: int, draft: Draft) -> ApLine:

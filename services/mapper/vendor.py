@@ -20,6 +20,12 @@ def supplier_label(invoice_supplier: dict[str, Any]) -> str:
     return str(invoice_supplier.get("number") or invoice_supplier.get("id") or "?")
 
 
+def supplier_id(invoice: dict[str, Any]) -> str | None:
+    """The Coupa id of the supplier an invoice names; None when it names none as an object."""
+    named = invoice.get("supplier")
+    return clean(named.get("id")) if isinstance(named, dict) else None
+
+
 def resolve_vendor(
     invoice_supplier: dict[str, Any] | None,
     supplier: dict[str, Any] | None,

@@ -1,4 +1,7 @@
-"""Settling one stored invoice version: the steps the handler and the resume loop share.
+"""Settling one stored invoice or supplier version: the steps the handler and the resume loop share.
+
+An invoice becomes a ``PostApInvoice``; a supplier, on a connection with ``create_vendors``,
+an ``UpsertVendor`` (``supplier.py``). Both go to ``deltek.writes`` keyed by the record key.
 
 Under a row lock, in one transaction: skip versions that are done, supersede older ones (or
 this one, if a newer version is stored), map, compare with what is already booked, then move the
@@ -22,15 +25,25 @@ from pydantic import ValidationError
 
 from services.mapper import repository as repo
 from services.mapper.metrics import MapperMetrics
-from services.mapper.outcome import Mapped, Parked
+from services.mapper.outcome import Mapped, MapResult, Parked
 from services.mapper.posted import flag_reason
 from services.mapper.resolve import map_invoice
-from services.mapper.values import clean, timestamp
+from services.mapper.supplier import build_upsert_vendor
+from services.mapper.values import timestamp
+from services.mapper.vendor import supplier_id
 from shared.connection_settings import ConnectionSettings
 from shared.db.pool import Connection, Pool
 from shared.kafka.envelope import Coordinates, Envelope, Source
 from shared.kafka.topics import Topics
-from shared.messages import POST_AP_INVOICE, InvoiceApproved, invoice_job_id
+from shared.messages import (
+    POST_AP_INVOICE,
+    UPSERT_VENDOR,
+    InvoiceApproved,
+    PostApInvoice,
+    SupplierChanged,
+    UpsertVendor,
+    invoice_job_id,
+)
 from shared.records import transition
 
 log = logging.getLogger(__name__)
@@ -38,6 +51,7 @@ log = logging.getLogger(__name__)
 SERVICE = "mapper"
 SettingsFor = Callable[[str], Awaitable[ConnectionSettings | None]]
 _OPEN_STATES = ("received", "parked", "mapped")
+_SCHEMAS = {"invoice": POST_AP_INVOICE, "supplier": UPSERT_VENDOR}
 
 
 class CommandSink(Protocol):
@@ -89,8 +103,15 @@ def is_newer(version: str, than: str) -> bool:
     return version > than
 
 
+def supplier_event(payload: dict[str, Any]) -> dict[str, Any]:
+    """The Coupa supplier a record holds; a bare Coupa supplier is read as itself."""
+    if isinstance(payload.get("supplier"), dict):
+        return SupplierChanged.model_validate(payload).supplier
+    return payload
+
+
 async def settle(deps: MapperDeps, record_id: int, trigger: Trigger) -> str | None:
-    """Bring one invoice version to its next state; return the outcome, None if nothing changed."""
+    """Bring one record version to its next state; return the outcome, None if nothing changed."""
     async with deps.pool.acquire() as conn, conn.transaction():
         record = await repo.lock_record(conn, record_id)
         if record is None or record.state not in _OPEN_STATES:
@@ -98,7 +119,7 @@ async def settle(deps: MapperDeps, record_id: int, trigger: Trigger) -> str | No
         outcome: str | None
         if record.state == "mapped":
             if trigger.event == "mapped" and record.command is not None:
-                await _publish(deps, record.connection, record.record_key, record.command, trigger)
+                await _publish(deps, record, record.command, trigger)
                 outcome = "republished"
             else:
                 return None
@@ -123,16 +144,24 @@ async def _settle_open(
             await _move(conn, older, "superseded", trigger, {"by_version": record.version})
             if deps.metrics is not None:
                 deps.metrics.count(record.connection, "superseded")
-    result, event = await _map(deps, conn, record)
-    if event is not None:
-        booked = await repo.booked_job(conn, invoice_job_id(record.connection, record.coupa_id))
-        if booked is not None and (reason := flag_reason(event.invoice, result, booked)):
-            await _move(conn, _at(record), "flagged", trigger, {"reason": reason}, reason=reason)
-            return "flagged"
+    result: MapResult
+    if record.kind == "supplier":
+        result = await _map_supplier(deps, record)
+    else:
+        invoice_result, event = await _map(deps, conn, record)
+        result = invoice_result
+        if event is not None:
+            booked = await repo.booked_job(conn, invoice_job_id(record.connection, record.coupa_id))
+            if booked is not None and (
+                reason := flag_reason(event.invoice, invoice_result, booked)
+            ):
+                await _move(
+                    conn, _at(record), "flagged", trigger, {"reason": reason}, reason=reason
+                )
+                return "flagged"
     if isinstance(result, Mapped):
         command = result.command.model_dump(mode="json")
-        details = {"job_id": result.command.job_id, "lines": len(result.command.lines)}
-        details = {**details, "total": str(result.command.total)}
+        details = {"job_id": result.command.job_id, **_summary(result.command)}
         await _move(
             conn,
             _at(record),
@@ -142,7 +171,7 @@ async def _settle_open(
             job_id=result.command.job_id,
             command=command,
         )
-        await _publish(deps, record.connection, record.record_key, command, trigger)
+        await _publish(deps, record, command, trigger)
         return "mapped"
     waits = list(result.waiting_for)
     if record.state == "parked" and (record.parked_reason, record.waiting_for or []) == (
@@ -157,13 +186,20 @@ async def _settle_open(
     return "parked"
 
 
+def _summary(command: PostApInvoice | UpsertVendor) -> dict[str, Any]:
+    """What the ``mapped`` audit event says about the command beyond its job id."""
+    if isinstance(command, PostApInvoice):
+        return {"lines": len(command.lines), "total": str(command.total)}
+    return {"firm": command.name, "vendor_number": command.vendor_number}
+
+
 def _at(record: repo.StoredRecord) -> tuple[int, str]:
     return record.id, record.record_key
 
 
 async def _map(
     deps: MapperDeps, conn: Connection, record: repo.StoredRecord
-) -> tuple[Mapped | Parked, InvoiceApproved | None]:
+) -> tuple[Mapped[PostApInvoice] | Parked, InvoiceApproved | None]:
     try:
         event = invoice_event(record.payload)
     except ValidationError:
@@ -178,9 +214,23 @@ async def _map(
             event,
         )
     ref = await repo.load_reference(conn, record.connection)
-    supplier_id = clean((event.invoice.get("supplier") or {}).get("id"))
-    supplier = await repo.latest_supplier(conn, record.connection, supplier_id or "")
+    supplier = await repo.latest_supplier(conn, record.connection, supplier_id(event.invoice) or "")
     return map_invoice(event, settings, ref, supplier), event
+
+
+async def _map_supplier(
+    deps: MapperDeps, record: repo.StoredRecord
+) -> Mapped[UpsertVendor] | Parked:
+    """Vendor sync's command; stored suppliers of a connection without it are only kept."""
+    try:
+        supplier = supplier_event(record.payload)
+    except ValidationError:
+        return Parked(("The message carries no readable Coupa supplier",))
+    settings = await deps.settings_for(record.connection)
+    if settings is None:
+        return Parked((f"There is no connection named {record.connection}",))
+    built = build_upsert_vendor(supplier, settings, record.version)
+    return built if isinstance(built, Parked) else Mapped(built)
 
 
 async def _move(
@@ -204,16 +254,16 @@ async def _move(
         coords=trigger.coords,
         **changes,
     )
-    log.info("invoice %s", state, extra={"key": key, "job_id": changes.get("job_id")})
+    log.info("record %s", state, extra={"key": key, "job_id": changes.get("job_id")})
 
 
 async def _publish(
-    deps: MapperDeps, connection: str, key: str, command: dict[str, Any], trigger: Trigger
+    deps: MapperDeps, record: repo.StoredRecord, command: dict[str, Any], trigger: Trigger
 ) -> None:
     envelope = Envelope(
-        schema=POST_AP_INVOICE,
-        connection=connection,
-        key=key,
+        schema=_SCHEMAS[record.kind],
+        connection=record.connection,
+        key=record.record_key,
         source=trigger.source,
         trace_id=trigger.trace_id,
         occurred_at=deps.clock(),

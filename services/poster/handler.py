@@ -1,4 +1,6 @@
-"""The poster's handler for ``PostApInvoice``: claim, look up, enter once, post once, report.
+"""The poster's handler for ``deltek.writes``: vouchers here, vendor firms in ``vendors.py``.
+
+``PostApInvoice``: claim, look up, enter once, post once, report.
 
 Per command: an older Coupa version is ``superseded`` when a newer one is stored; otherwise the
 job is claimed in the ledger (``ledger.py``), the record moves to ``posting``, Deltek is asked
@@ -26,22 +28,19 @@ waits while Deltek or the database is unreachable.
 from __future__ import annotations
 
 import logging
-from functools import reduce
-
-import aiohttp
 
 from services.poster import ledger
+from services.poster.attempt import Attempt
 from services.poster.booking import Booking, InDeltek
-from services.poster.jobs import SERVICE, Job, Outcome, PosterDeps, is_later
+from services.poster.jobs import SERVICE, Job, Outcome, PosterDeps, load_job
 from services.poster.ledger import Claim, Refs
 from services.poster.report import Reporter
+from services.poster.vendors import VendorSync
 from services.poster.voucher import VoucherError, batch_description, build_batch
-from shared.db.pool import Connection
-from shared.deltek import NeedsAttentionError, OutcomeUnknownError
-from shared.http import Backoff, FatalError, RetriableError
+from shared.http import Backoff, FatalError
 from shared.kafka.consumer import TransientError
 from shared.kafka.envelope import Coordinates, Envelope
-from shared.messages import POST_AP_INVOICE, PostApInvoice
+from shared.messages import POST_AP_INVOICE, UPSERT_VENDOR, PostApInvoice
 from shared.records import append_audit
 
 log = logging.getLogger(__name__)
@@ -59,7 +58,6 @@ _REFUSED = {
     "enter": "Deltek refused the voucher",
     "post": "Deltek entered the voucher but did not post its batch",
 }
-_TRANSIENT = (RetriableError, OutcomeUnknownError, aiohttp.ClientError, OSError, TimeoutError)
 _MAX_LOOKUP_BACKOFF_SECONDS = 10.0
 
 
@@ -69,8 +67,12 @@ class PostHandler:
     def __init__(self, deps: PosterDeps) -> None:
         self.deps = deps
         self.report = Reporter(deps)
+        self.vendors = VendorSync(deps, self.report)
 
     async def __call__(self, envelope: Envelope, coords: Coordinates) -> None:
+        if envelope.schema_name == UPSERT_VENDOR:
+            await self.vendors(envelope, coords)
+            return
         if envelope.schema_name != POST_AP_INVOICE:
             await self._note_other(envelope, coords)
             return
@@ -84,7 +86,7 @@ class PostHandler:
         self, envelope: Envelope, coords: Coordinates, command: PostApInvoice
     ) -> None:
         async with self.deps.pool.acquire() as conn:
-            job, newer = await self._job(conn, envelope, coords, command)
+            job, newer = await load_job(conn, envelope, coords, command)
             if newer is not None and job.record_state not in ("posted", "flagged"):
                 await self.report.superseded(conn, job, newer)
                 return
@@ -114,7 +116,7 @@ class PostHandler:
             await self._work(job, claim)
 
     async def _note_other(self, envelope: Envelope, coords: Coordinates) -> None:
-        """Vendor upserts are another writer's; until it exists they are only recorded."""
+        """A command of a schema this poster does not know is only recorded."""
         details = {"event_id": str(envelope.event_id), "schema": envelope.schema_name}
         async with self.deps.pool.acquire() as conn:
             await append_audit(
@@ -126,112 +128,75 @@ class PostHandler:
                 coords=coords,
             )
 
-    async def _job(
-        self, conn: Connection, envelope: Envelope, coords: Coordinates, command: PostApInvoice
-    ) -> tuple[Job, str | None]:
-        """The job, and the newest stored version of its record if that is newer than this."""
-        rows = await conn.fetch(
-            "SELECT id, version, state FROM records WHERE record_key = $1", command.record_key
-        )
-        own = next((r for r in rows if r["version"] == command.coupa_version), None)
-        newer = [r["version"] for r in rows if is_later(r["version"], command.coupa_version)]
-        job = Job(
-            envelope,
-            coords,
-            command,
-            command.content_hash(),
-            own["id"] if own else None,
-            own["state"] if own else None,
-        )
-        return job, reduce(lambda a, b: b if is_later(b, a) else a, newer) if newer else None
-
-    async def _work(self, job: Job, claim: Claim) -> None:
+    async def _work(self, job: Job[PostApInvoice], claim: Claim) -> None:
         """Everything after a successful claim; see the module docstring for the outcomes."""
         await self.report.posting(job, claim.entry)
-        step, refs = "prepare", claim.entry.refs
-        try:
-            settings = await self.deps.connections.settings_for(job.connection)
-            if settings is None:
-                raise VoucherError(f"connection {job.connection!r} is not configured")
-            tuning = self.deps.tuning
-            booking = Booking(
-                await self.deps.connections.client_for(job.connection),
-                job.command,
-                build_batch(job.command, settings.deltek),
-                lookups=tuning.lost_answer_lookups,
-                backoff=Backoff(
-                    initial=tuning.lost_answer_backoff_seconds,
-                    maximum=_MAX_LOOKUP_BACKOFF_SECONDS,
-                ),
-                sleep=self.deps.sleep,
+        attempt = Attempt(self.deps, job.job_id, job.connection, "prepare")
+        progress = [claim.entry.refs]  # where the voucher is known to be, for a refusal
+
+        async def park(reason: str, error: FatalError | None) -> None:
+            await self.report.park(job, progress[-1], reason, error)
+
+        await attempt.run(
+            lambda: self._steps(job, claim, attempt, progress),
+            doing=_DOING,
+            refused=_REFUSED,
+            park=park,
+            refusals=(VoucherError,),
+        )
+
+    async def _steps(
+        self, job: Job[PostApInvoice], claim: Claim, attempt: Attempt, progress: list[Refs]
+    ) -> None:
+        settings = await self.deps.connections.settings_for(job.connection)
+        if settings is None:
+            raise VoucherError(f"connection {job.connection!r} is not configured")
+        tuning = self.deps.tuning
+        booking = Booking(
+            await self.deps.connections.client_for(job.connection),
+            job.command,
+            build_batch(job.command, settings.deltek),
+            lookups=tuning.lost_answer_lookups,
+            backoff=Backoff(
+                initial=tuning.lost_answer_backoff_seconds,
+                maximum=_MAX_LOOKUP_BACKOFF_SECONDS,
+            ),
+            sleep=self.deps.sleep,
+        )
+        attempt.step = "look_up"
+        found = await booking.look_up()
+        if found is not None and found.foreign:
+            await self.report.booked_elsewhere(job, claim.entry, found)
+            return
+        if found is not None and claim.entry.content_hash != job.content_hash:
+            await self.report.changed(job, claim.entry, ledger_parks=True)
+            return
+        outcome: Outcome = "already_entered"
+        request = None
+        if found is None:
+            attempt.step, outcome = "enter", "created"
+            await attempt.hold(sending=job.content_hash)
+            request = booking.body.model_dump(mode="json", exclude_none=True)
+            found = await booking.enter()
+        elif found.posted:
+            outcome = "already_posted"
+        progress.append(self._refs(job, found))
+        await self.report.step(
+            job, "entered", progress[-1], outcome=outcome, found=found, request=request
+        )
+        if settings.deltek.post_batches and not found.posted:
+            attempt.step = "post"
+            await attempt.hold()
+            found = await booking.post(
+                found,
+                company=settings.deltek.company,
+                description=batch_description(job.command),
             )
-            step = "look_up"
-            found = await booking.look_up()
-            if found is not None and found.foreign:
-                await self.report.booked_elsewhere(job, claim.entry, found)
-                return
-            if found is not None and claim.entry.content_hash != job.content_hash:
-                await self.report.changed(job, claim.entry, ledger_parks=True)
-                return
-            outcome: Outcome = "already_entered"
-            request = None
-            if found is None:
-                step, outcome = "enter", "created"
-                await self._hold(job, sending=job.content_hash)
-                request = booking.body.model_dump(mode="json", exclude_none=True)
-                found = await booking.enter()
-            elif found.posted:
-                outcome = "already_posted"
-            refs = self._refs(job, found)
-            await self.report.step(
-                job, "entered", refs, outcome=outcome, found=found, request=request
-            )
-            if settings.deltek.post_batches and not found.posted:
-                step = "post"
-                await self._hold(job)
-                found = await booking.post(
-                    found,
-                    company=settings.deltek.company,
-                    description=batch_description(job.command),
-                )
-                refs = self._refs(job, found)
-                await self.report.step(job, "batch_posted", refs, outcome=outcome, found=found)
-            await self.report.finish(job, outcome, refs, posted=found.posted, first=True)
-        except TransientError as exc:
-            await self._release(job, str(exc))
-            raise
-        except VoucherError as exc:
-            await self.report.park(job, refs, f"{_REFUSED['prepare']}: {exc}", None)
-        except NeedsAttentionError as exc:
-            await self._release(job, str(exc))
-            raise TransientError(f"Deltek credentials of {job.connection} need a person") from exc
-        except FatalError as exc:
-            await self.report.park(job, refs, f"{_REFUSED[step]}: {exc.detail}", exc)
-        except _TRANSIENT as exc:
-            await self._release(job, f"{type(exc).__name__}: {exc}")
-            raise TransientError(f"Deltek unavailable while {_DOING[step]}: {exc}") from exc
-        except Exception as exc:
-            await self._release(job, f"{type(exc).__name__}: {exc}")
-            raise
+            progress.append(self._refs(job, found))
+            await self.report.step(job, "batch_posted", progress[-1], outcome=outcome, found=found)
+        await self.report.finish(job, outcome, progress[-1], posted=found.posted, first=True)
 
     @staticmethod
-    def _refs(job: Job, found: InDeltek) -> Refs:
+    def _refs(job: Job[PostApInvoice], found: InDeltek) -> Refs:
         base = job.base_refs
         return Refs(base.batch, base.master_pkey, found.voucher, found.period, found.post_seq)
-
-    async def _hold(self, job: Job, *, sending: str | None = None) -> None:
-        """Renew the lease right before a Deltek write; a lapsed lease stops us writing."""
-        async with self.deps.pool.acquire() as conn:
-            held = await ledger.hold(
-                conn, job.job_id, self.deps.owner, self.deps.tuning.lease_seconds, sending=sending
-            )
-        if not held:
-            raise TransientError(f"lease on job {job.job_id} lapsed; another poster may hold it")
-
-    async def _release(self, job: Job, error: str) -> None:
-        """Best effort: if the database is down too, the lease simply expires."""
-        try:
-            async with self.deps.pool.acquire() as conn:
-                await ledger.release(conn, job.job_id, self.deps.owner, error)
-        except Exception:
-            log.warning("could not release the lease", extra={"job_id": job.job_id}, exc_info=True)

@@ -6,20 +6,24 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Literal, Protocol
+from functools import reduce
+from typing import Generic, Literal, Protocol, TypeVar
 
 from services.poster.ledger import Refs
 from services.poster.metrics import PosterMetrics
 from shared.connection_settings import ConnectionSettings
-from shared.db.pool import Pool
+from shared.db.pool import Connection, Pool
 from shared.deltek import DeltekClient
 from shared.kafka.envelope import Coordinates, Envelope
 from shared.kafka.topics import Topics
-from shared.messages import PostApInvoice, batch_name, master_pkey
+from shared.messages import PostApInvoice, UpsertVendor, batch_name, master_pkey
 from shared.settings import PosterTuning
 
 SERVICE = "poster"
 Outcome = Literal["created", "already_entered", "already_posted"]
+Command = PostApInvoice | UpsertVendor
+C = TypeVar("C", bound=Command, covariant=True)
+CommandT = TypeVar("CommandT", bound=Command)
 
 
 class DeltekConnections(Protocol):
@@ -56,12 +60,12 @@ class PosterDeps:
 
 
 @dataclass(frozen=True)
-class Job:
+class Job(Generic[C]):
     """One command in hand, with its record's id and state (None when none is stored)."""
 
     envelope: Envelope
     coords: Coordinates
-    command: PostApInvoice
+    command: C
     content_hash: str
     record_id: int | None
     record_state: str | None
@@ -85,3 +89,23 @@ def is_later(version: str, than: str) -> bool:
         return datetime.fromisoformat(version) > datetime.fromisoformat(than)
     except (ValueError, TypeError):
         return version > than
+
+
+async def load_job(
+    conn: Connection, envelope: Envelope, coords: Coordinates, command: CommandT
+) -> tuple[Job[CommandT], str | None]:
+    """The job, and the newest stored version of its record if that is newer than this."""
+    rows = await conn.fetch(
+        "SELECT id, version, state FROM records WHERE record_key = $1", command.record_key
+    )
+    own = next((r for r in rows if r["version"] == command.coupa_version), None)
+    newer = [r["version"] for r in rows if is_later(r["version"], command.coupa_version)]
+    job = Job(
+        envelope,
+        coords,
+        command,
+        command.content_hash(),
+        own["id"] if own else None,
+        own["state"] if own else None,
+    )
+    return job, reduce(lambda a, b: b if is_later(b, a) else a, newer) if newer else None

@@ -18,6 +18,11 @@ each Deltek write (``hold``), so a poster that stalled past its lease never writ
 
 ``content_hash`` is the hash of what was last *sent* to Deltek (set by ``hold`` before a POST):
 a later command whose hash differs, for a job Deltek already holds, is a change after posting.
+
+Vendor jobs (one per Coupa supplier) use the same rows without batch and voucher: they carry
+the firm's ``client_id`` and ``vendor`` number instead, and a ``posted`` one is claimed again
+(``reopen_changed``) when a command with another content hash arrives, since a supplier that
+changed in Coupa must change its firm, where an invoice that changed must never be re-booked.
 """
 
 from __future__ import annotations
@@ -62,11 +67,18 @@ class Entry:
     lease_until: datetime | None
     attempts: int
     last_error: str | None
+    client_id: str | None = None  # vendor jobs: the Deltek firm
+    vendor: str | None = None
 
     @classmethod
     def from_row(cls, row: asyncpg.Record) -> Entry:
+        # Vendor jobs have no batch or voucher key; their Refs stay empty.
         refs = Refs(
-            row["batch"], row["master_pkey"], row["voucher"], row["period"], row["post_seq"]
+            row["batch"] or "",
+            row["master_pkey"] or "",
+            row["voucher"],
+            row["period"],
+            row["post_seq"],
         )
         return cls(
             row["job_id"],
@@ -77,6 +89,8 @@ class Entry:
             row["lease_until"],
             row["attempts"],
             row["last_error"],
+            row["client_id"],
+            row["vendor"],
         )
 
 
@@ -89,9 +103,9 @@ class Claim:
     fresh: bool = False  # this claim created the row
 
 
-def refusal(entry: Entry, content_hash: str) -> Action:
+def refusal(entry: Entry, content_hash: str, *, reopen_changed: bool = False) -> Action:
     """Why a claim could not take an existing row (pure: the claim's WHERE said no)."""
-    if entry.state == "posted":
+    if entry.state == "posted" and not (reopen_changed and entry.content_hash != content_hash):
         return "already_posted" if entry.content_hash == content_hash else "changed_after_post"
     return "busy"
 
@@ -103,7 +117,7 @@ VALUES ($1, $2, $3, $4, 'claimed', $5, $6, $7, now() + make_interval(secs => $8)
 ON CONFLICT (job_id) DO UPDATE
    SET owner = EXCLUDED.owner, lease_until = EXCLUDED.lease_until,
        attempts = l.attempts + 1, updated_at = now()
- WHERE l.state <> 'posted'
+ WHERE (l.state <> 'posted' OR ($10 AND l.content_hash <> EXCLUDED.content_hash))
    AND ($9 OR l.lease_until IS NULL OR l.lease_until <= now())
 RETURNING l.*, (xmax = 0) AS fresh
 """
@@ -134,16 +148,18 @@ async def claim(
     connection: str,
     record_key: str,
     content_hash: str,
-    batch: str,
-    master_pkey: str,
+    batch: str | None,
+    master_pkey: str | None,
     owner: str,
     lease_seconds: float,
     locked: bool = False,
+    reopen_changed: bool = False,
 ) -> Claim:
     """Take the job's lease in one statement, or say why not (``refusal``).
 
     ``locked``: the caller holds the job's lock (``job_lock``), so a live lease is a dead
-    poster's and may be taken over.
+    poster's and may be taken over. ``reopen_changed``: a posted job is taken again when the
+    content hash differs (vendor jobs).
     """
     row = await conn.fetchrow(
         _CLAIM,
@@ -156,6 +172,7 @@ async def claim(
         owner,
         float(lease_seconds),
         locked,
+        reopen_changed,
     )
     if row is not None:
         return Claim("proceed", Entry.from_row(row), bool(row["fresh"]))
@@ -163,7 +180,7 @@ async def claim(
     if current is None:  # deleted between the two statements: let the retry claim it
         raise LookupError(f"ledger row {job_id} vanished during its claim")
     entry = Entry.from_row(current)
-    return Claim(refusal(entry, content_hash), entry)
+    return Claim(refusal(entry, content_hash, reopen_changed=reopen_changed), entry)
 
 
 async def hold(
@@ -196,24 +213,35 @@ async def record_step(
     conn: Connection,
     job_id: str,
     state: Literal["entered", "posted", "parked"],
-    refs: Refs,
+    refs: Refs | None = None,
     *,
     error: str | None = None,
+    firm: tuple[str, str | None] | None = None,
+    content_hash: str | None = None,
 ) -> None:
-    """Note a step with what Deltek told us; ``posted`` and ``parked`` also end the lease."""
+    """Note a step with what Deltek told us; ``posted`` and ``parked`` also end the lease.
+
+    Vendor jobs pass ``firm`` (ClientID, vendor number) and the ``content_hash`` now in Deltek.
+    """
+    client_id, vendor = firm or (None, None)
     await conn.execute(
         """UPDATE posting_ledger
               SET state = $2, voucher = COALESCE($3, voucher), period = COALESCE($4, period),
                   post_seq = COALESCE($5, post_seq), last_error = $6,
+                  client_id = COALESCE($7, client_id), vendor = COALESCE($8, vendor),
+                  content_hash = COALESCE($9, content_hash),
                   lease_until = CASE WHEN $2 = 'entered' THEN lease_until END,
                   updated_at = now()
             WHERE job_id = $1""",
         job_id,
         state,
-        refs.voucher,
-        refs.period,
-        refs.post_seq,
+        refs.voucher if refs else None,
+        refs.period if refs else None,
+        refs.post_seq if refs else None,
         error,
+        client_id,
+        vendor,
+        content_hash,
     )
 
 

@@ -13,12 +13,18 @@ from pydantic import BaseModel
 
 from services.poster import ledger
 from services.poster.booking import InDeltek
-from services.poster.jobs import SERVICE, Job, Outcome, PosterDeps
+from services.poster.jobs import SERVICE, Command, Job, Outcome, PosterDeps
 from services.poster.ledger import Entry, Refs
 from shared.db.pool import Connection
 from shared.http import FatalError
 from shared.kafka.envelope import Envelope
-from shared.messages import INVOICE_POSTED, WRITE_FAILED, InvoicePosted, WriteFailed
+from shared.messages import (
+    INVOICE_POSTED,
+    WRITE_FAILED,
+    InvoicePosted,
+    PostApInvoice,
+    WriteFailed,
+)
 from shared.records import append_audit, transition
 
 
@@ -36,14 +42,14 @@ class Reporter:
     def __init__(self, deps: PosterDeps) -> None:
         self.deps = deps
 
-    async def posting(self, job: Job, entry: Entry) -> None:
+    async def posting(self, job: Job[Command], entry: Entry) -> None:
         details = {**ledger.summary(entry), "owner": self.deps.owner}
         async with self.deps.pool.acquire() as conn:
             await self.move(conn, job, "posting", "posting", details)
 
     async def step(
         self,
-        job: Job,
+        job: Job[PostApInvoice],
         event: Literal["entered", "batch_posted"],
         refs: Refs,
         *,
@@ -61,7 +67,13 @@ class Reporter:
             await self.audit(conn, job, event, details)
 
     async def finish(
-        self, job: Job, outcome: Outcome, refs: Refs, *, posted: bool, first: bool = False
+        self,
+        job: Job[PostApInvoice],
+        outcome: Outcome,
+        refs: Refs,
+        *,
+        posted: bool,
+        first: bool = False,
     ) -> None:
         """The job is in Deltek: ledger and record say so, then ``deltek.results`` hears it.
 
@@ -98,17 +110,19 @@ class Reporter:
             waited = (self.deps.clock() - job.command.approved_at).total_seconds()
             self.deps.metrics.approved_to_posted.labels(job.connection).observe(max(0.0, waited))
 
-    async def park(self, job: Job, refs: Refs, reason: str, error: FatalError | None) -> None:
+    async def park(
+        self, job: Job[Command], refs: Refs | None, reason: str, error: FatalError | None
+    ) -> None:
         """Deltek refused (its message verbatim after our lead), or no voucher could be built."""
-        details = {"reason": reason, **refs_details(refs)}
+        details = {"reason": reason, **(refs_details(refs) if refs else {})}
         if error is not None:
             details |= {"deltek_status": error.status, "deltek_message": error.detail}
         async with self.deps.pool.acquire() as conn, conn.transaction():
             await ledger.record_step(conn, job.job_id, "parked", refs, error=reason)
             await self.move(conn, job, "parked", "parked", details, reason=reason)
-        await self._fail(job, "parked", reason)
+        await self.fail(job, "parked", reason)
 
-    async def changed(self, job: Job, entry: Entry, *, ledger_parks: bool) -> None:
+    async def changed(self, job: Job[PostApInvoice], entry: Entry, *, ledger_parks: bool) -> None:
         """Changed in Coupa after Deltek got it: a person decides; nothing is ever reversed."""
         async with self.deps.pool.acquire() as conn:
             sent_total = await conn.fetchval(
@@ -132,7 +146,9 @@ class Reporter:
         }
         await self._flag(job, entry.refs, reason, details, ledger_parks=ledger_parks)
 
-    async def booked_elsewhere(self, job: Job, entry: Entry, found: InDeltek) -> None:
+    async def booked_elsewhere(
+        self, job: Job[PostApInvoice], entry: Entry, found: InDeltek
+    ) -> None:
         """Deltek books this vendor invoice in a batch we did not create: never book it again."""
         reason = (
             f"Deltek already books invoice {job.command.invoice_number} of vendor "
@@ -142,14 +158,20 @@ class Reporter:
         details = {"found": found.evidence, "new_content_hash": job.content_hash}
         await self._flag(job, entry.refs, reason, details, ledger_parks=True)
 
-    async def superseded(self, conn: Connection, job: Job, newer: str) -> None:
+    async def superseded(self, conn: Connection, job: Job[Command], newer: str) -> None:
         if job.record_state != "superseded":
             details = {"newer_version": newer, "version": job.command.coupa_version}
             await self.move(conn, job, "superseded", "superseded", details)
             self.deps.metrics.jobs.labels(job.connection, "superseded").inc()
 
     async def _flag(
-        self, job: Job, refs: Refs, reason: str, details: dict[str, Any], *, ledger_parks: bool
+        self,
+        job: Job[PostApInvoice],
+        refs: Refs,
+        reason: str,
+        details: dict[str, Any],
+        *,
+        ledger_parks: bool,
     ) -> None:
         if job.record_state == "flagged":  # a redelivery: the person was told already
             async with self.deps.pool.acquire() as conn:
@@ -159,9 +181,11 @@ class Reporter:
             if ledger_parks:
                 await ledger.record_step(conn, job.job_id, "parked", refs, error=reason)
             await self.move(conn, job, "flagged", "flagged", details, reason=reason)
-        await self._fail(job, "flagged", reason)
+        await self.fail(job, "flagged", reason)
 
-    async def _fail(self, job: Job, kind: Literal["parked", "flagged"], reason: str) -> None:
+    async def fail(
+        self, job: Job[Command], kind: Literal["parked", "flagged"], reason: str
+    ) -> None:
         failed = WriteFailed(
             job_id=job.job_id, record_key=job.command.record_key, kind=kind, reason=reason
         )
@@ -171,7 +195,7 @@ class Reporter:
     async def move(
         self,
         conn: Connection,
-        job: Job,
+        job: Job[Command],
         state: str,
         event: str,
         details: dict[str, Any],
@@ -195,7 +219,9 @@ class Reporter:
             reason=reason,
         )
 
-    async def audit(self, conn: Connection, job: Job, event: str, details: dict[str, Any]) -> None:
+    async def audit(
+        self, conn: Connection, job: Job[Command], event: str, details: dict[str, Any]
+    ) -> None:
         await append_audit(
             conn,
             record_key=job.command.record_key,
@@ -206,7 +232,7 @@ class Reporter:
             coords=job.coords,
         )
 
-    async def publish(self, job: Job, schema: str, payload: BaseModel) -> None:
+    async def publish(self, job: Job[Command], schema: str, payload: BaseModel) -> None:
         envelope = Envelope(
             schema=schema,
             connection=job.connection,

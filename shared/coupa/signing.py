@@ -10,6 +10,10 @@ from __future__ import annotations
 import hashlib
 import hmac
 from collections.abc import Iterable
+from typing import Literal
+
+# Why a signature is refused, for the receiver's metrics; the sender gets the same 401 for each.
+Verdict = Literal["ok", "unsigned", "expired", "forged"]
 
 TIMESTAMP_HEADER = "X-Coupa-Timestamp"
 SIGNATURE_HEADER = "X-Coupa-Signature"
@@ -31,17 +35,33 @@ def verify(
     now: float,
     tolerance: float = DEFAULT_TOLERANCE_SECONDS,
 ) -> bool:
-    """True if any active secret signed ``body`` within ``tolerance`` seconds of ``now``.
+    """True if any active secret signed ``body`` within ``tolerance`` seconds of ``now``."""
+    return check(secrets, timestamp, signature, body, now=now, tolerance=tolerance) == "ok"
+
+
+def check(
+    secrets: Iterable[str],
+    timestamp: str | None,
+    signature: str | None,
+    body: bytes,
+    *,
+    now: float,
+    tolerance: float = DEFAULT_TOLERANCE_SECONDS,
+) -> Verdict:
+    """``ok`` if any active secret signed ``body`` within ``tolerance`` seconds of ``now``.
 
     Several secrets may be active while one is rotated out; the timestamp window stops replays
-    of a captured request, and compare_digest stops timing attacks on the signature.
+    of a captured request, and compare_digest stops timing attacks on the signature. A stale
+    request is ``expired`` only when its signature is genuine (a captured request re-sent after
+    the window); a stale forgery stays ``forged``, so the label tells an operator which one
+    happened without telling the sender anything.
     """
     if not timestamp or not signature:
-        return False
+        return "unsigned"
     try:
         sent = int(timestamp)
     except ValueError:
-        return False
-    if abs(now - sent) > tolerance:
-        return False
-    return any(hmac.compare_digest(sign(s, timestamp, body), signature) for s in secrets)
+        return "forged"
+    if not any(hmac.compare_digest(sign(s, timestamp, body), signature) for s in secrets):
+        return "forged"
+    return "ok" if abs(now - sent) <= tolerance else "expired"

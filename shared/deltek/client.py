@@ -70,6 +70,10 @@ def _rows(data: Any) -> list[dict[str, Any]]:
     return [row for row in rows if isinstance(row, dict)]
 
 
+def _accounting(values: VendorAccounting) -> dict[str, Any]:
+    return {k: v for k, v in values.to_body().items() if not (k == "Company" and not v)}
+
+
 def _not_found(exc: FatalError) -> bool:
     return exc.status == 404
 
@@ -220,20 +224,34 @@ class DeltekClient:
         url = f"{self.config.api}/firm/{client_id}/vendorAccountingInfo"
         return await self._one(url, VendorAccounting)
 
+    async def update_address(self, client_id: str, address: FirmAddress) -> None:
+        """Change an address through the firm's ``CLAddress`` child array (§2.1: the address
+        endpoint itself does not allow edits)."""
+        await self.update_firm(client_id, {"CLAddress": [address.to_body()]})
+
     async def upsert_vendor_accounting(self, client_id: str, values: VendorAccounting) -> None:
         """Insert via the vision endpoint the first time, else update through the firm (§2.3).
 
-        Inserting over an existing row fails with a 500 NPE, hence the read first; ``Company``
-        is never sent empty ("Cannot insert NULL into Company column").
+        Inserting over an existing row fails with a 500 NPE, hence the read first.
         """
-        body = {k: v for k, v in values.to_body().items() if not (k == "Company" and not v)}
         if await self.get_vendor_accounting(client_id) is None:
-            await self._call("POST", f"{self.config.vision}/firm/VendorAccountingInfo", body=body)
+            await self.insert_vendor_accounting(values)
         else:
-            body.pop("Vendor", None)
-            await self._call(
-                "PUT", f"{self.config.api}/firm/{client_id}", body={"VEAccounting": [body]}
-            )
+            await self.update_vendor_accounting(client_id, values)
+
+    async def insert_vendor_accounting(self, values: VendorAccounting) -> None:
+        """``POST /vision/firm/VendorAccountingInfo``; ``Company`` is never sent empty ("Cannot
+        insert NULL into Company column")."""
+        await self._call(
+            "POST", f"{self.config.vision}/firm/VendorAccountingInfo", body=_accounting(values)
+        )
+
+    async def update_vendor_accounting(self, client_id: str, values: VendorAccounting) -> None:
+        body = _accounting(values)
+        body.pop("Vendor", None)
+        await self._call(
+            "PUT", f"{self.config.api}/firm/{client_id}", body={"VEAccounting": [body]}
+        )
 
     # -- reference data (§4) -------------------------------------------------------------------
 

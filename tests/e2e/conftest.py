@@ -7,6 +7,7 @@ import argparse
 import shutil
 import tempfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -83,16 +84,23 @@ class Rig:
             await conn.close()
 
 
-@pytest.fixture(scope="module")
-def rig() -> Iterator[Rig]:
+@contextmanager
+def running_rig(*, create_vendors: bool = False) -> Iterator[Rig]:
+    """A fresh stack in a temporary folder, its simulators' connection stored and aligned."""
     folder = tempfile.mkdtemp(prefix="connector-e2e-")
     args = argparse.Namespace(**{f"{name}_port": free_port() for name in PORTS})
     settings = Settings(state_dir=folder, database_url=None, kafka_bootstrap=None, master_key=None)
     stack = Stack(args, settings, sims=True)
     try:
         stack.start()
-        prepare_sim_connection(stack, poll_interval_seconds=2)
+        prepare_sim_connection(stack, poll_interval_seconds=2, create_vendors=create_vendors)
         yield Rig(stack)
     finally:
         stack.shutdown()
         shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def rig() -> Iterator[Rig]:
+    with running_rig() as started:
+        yield started

@@ -24,6 +24,7 @@ def test_the_short_chaos_run_books_every_invoice_exactly_once(capsys):
     assert "audit trails incomplete: 0" in out
     assert "counts reconcile: yes" in out
     assert "every secret readable under the new key alone: yes" in out
+    assert "secrets found in logs, metrics and tables: 0" in out
     assert code == 0
     # The schedule really broke things: at least a kill and some injected simulator faults.
     assert "SIGKILL" in out, out[-3000:]

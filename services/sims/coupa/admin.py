@@ -55,6 +55,12 @@ async def approve_invoice(request: web.Request) -> web.Response:
     return _json(request.app[STORE_KEY].approve_invoice(invoice_id, callout=callout))
 
 
+async def create_supplier(request: web.Request) -> web.Response:
+    """A new supplier (hyphenated keys in the body override the generated ones); fires the
+    supplier Call Out, as saving a new supplier in Coupa would."""
+    return _json(request.app[STORE_KEY].create_supplier(await _body(request)), status=201)
+
+
 async def change_supplier(request: web.Request) -> web.Response:
     """Merge a JSON object of hyphenated keys into the supplier; fires the supplier Call Out."""
     changes = await _body(request)
@@ -112,6 +118,7 @@ async def record_requests(request: web.Request, handler: Handler) -> web.StreamR
 def add_admin_routes(app: web.Application) -> None:
     app.router.add_post("/_admin/invoices", create_invoice)
     app.router.add_post("/_admin/invoices/{id}/approve", approve_invoice)
+    app.router.add_post("/_admin/suppliers", create_supplier)
     app.router.add_patch("/_admin/suppliers/{id}", change_supplier)
     app.router.add_post("/_admin/tokens/expire", expire_tokens)
     app.router.add_post("/_admin/reseed", reseed)

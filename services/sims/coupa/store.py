@@ -106,6 +106,12 @@ class CoupaStore:
             self._emit("invoices", record)
         return record
 
+    def create_supplier(self, fields: dict[str, Any]) -> Record:
+        """A new supplier built like the seeded ones, ``fields`` merged in; fires its Call Out."""
+        record = self.seeder.supplier(len(self.collections["suppliers"]))
+        record["created-at"] = self.now()
+        return self.update_supplier(record["id"], fields)
+
     def update_supplier(self, supplier_id: int, changes: dict[str, Any]) -> Record:
         """Merge ``changes`` (hyphenated keys) into a supplier, as an edit in Coupa would."""
         record = self.get("suppliers", supplier_id)

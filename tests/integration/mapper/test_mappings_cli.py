@@ -7,6 +7,8 @@ import asyncio
 import pytest
 
 from services.cli.main import build_parser
+from shared.kafka.envelope import Envelope
+from shared.messages import SUPPLIER_CHANGED, SupplierChanged
 from tests.integration.mapper.conftest import STRANGER, invoice_envelope
 from tests.unit.mapper.builders import account, line
 
@@ -79,13 +81,28 @@ async def test_check_lists_what_lacks_a_mapping_and_who_waits_for_it(rig, connec
     )
     await rig.deliver(unknown_gl)
     await rig.deliver(invoice_envelope(3))
+    unused = {"id": 901, "updated-at": "2026-06-01T00:00:00Z", "number": "V-00901",
+              "name": "Not Yet Used LLC", "status": "active"}  # fmt: skip
+    await rig.deliver(
+        Envelope(
+            schema=SUPPLIER_CHANGED,
+            connection="acme",
+            key="acme:supplier:901",
+            source="poll",
+            payload=SupplierChanged(supplier=unused).model_dump(mode="json"),
+        )
+    )
     assert await connector("check", "acme") == 1
     out = capsys.readouterr().out.splitlines()
     assert out == [
-        "acme: 3 invoices stored, 2 parked",
+        "acme: 3 invoices stored, 2 parked, 1 Coupa suppliers stored",
+        "  Coupa suppliers without a Deltek vendor:           2",
+        "  account segment values without a GL account:       1",
+        "  project codes without an open, chargeable project: 0",
         "Lacking a mapping or a usable Deltek record:",
         "  supplier 900  Coupa supplier V-00900 (Nobody Known LLC): 1 invoice(s), "
         "parked: acme:invoice:1",
+        "  supplier 901  Coupa supplier V-00901 (Not Yet Used LLC): 0 invoice(s)",
         "  account 5999  Coupa account 1001-5999-100: 1 invoice(s), parked: acme:invoice:2",
     ]
     assert await connector("check", "nowhere") == 2

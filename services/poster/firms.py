@@ -1,0 +1,167 @@
+"""What a supplier's Deltek vendor firm should hold, and how it differs from what it holds (pure).
+
+``decide`` picks the firm from candidates found rule by rule (the firm synced before, the
+supplier map, vendor number, tax id, exact name): the first rule that finds any decides, and
+two or more firms under one rule are a conflict for a person, never a guess. The ``*_changes``
+functions compare the command with Deltek's current record and return only the keys that
+differ, so an unchanged supplier costs reads and no write. Blank and missing values compare
+equal, and a value Coupa does not have never blanks one Deltek has.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from shared.deltek import Firm, FirmAddress, VendorAccounting
+from shared.messages import UpsertVendor, VendorAddress
+
+# deltek-api.md §8.2: the keys a first vendor-accounting insert carries besides terms and 1099.
+_ACCOUNTING_DEFAULTS: dict[str, Any] = {
+    "DiscPct": Decimal(0),
+    "DiscPeriod": 0,
+    "ThisYear1099": Decimal(0),
+    "LastYear1099": Decimal(0),
+    "CheckPerVoucher": "N",
+    "MemoPrintOnCheck": "N",
+    "EFTAddenda": "N",
+    "EFTRemittance": "N",
+    "EFTClieOp": "N",
+}
+_ADDRESS_KEYS = {
+    "Address1": "address1",
+    "Address2": "address2",
+    "Address3": "address3",
+    "City": "city",
+    "State": "state",
+    "Zip": "zip",
+    "Country": "country",
+}
+
+
+@dataclass(frozen=True)
+class Candidate:
+    client_id: str
+    vendor: str | None
+    name: str
+
+    def label(self) -> str:
+        return f"{self.vendor or 'no vendor number'} {self.name} (ClientID {self.client_id})"
+
+
+@dataclass(frozen=True)
+class Conflict:
+    """Several Deltek firms match one rule: a person chooses (e.g. with ``mappings import``)."""
+
+    rule: str
+    candidates: tuple[Candidate, ...]
+
+    def reason(self, supplier: str) -> str:
+        shown = "; ".join(c.label() for c in self.candidates)
+        return (
+            f"{supplier} matches {len(self.candidates)} Deltek firms by {self.rule} ({shown}); "
+            "map the supplier to one of them and replay it"
+        )
+
+
+def decide(found: list[tuple[str, list[Candidate]]]) -> tuple[str, Candidate] | Conflict | None:
+    """The rule and firm of the first rule that found any; a conflict when it found several."""
+    for rule, candidates in found:
+        unique = tuple({c.client_id: c for c in candidates}.values())
+        if len(unique) == 1:
+            return rule, unique[0]
+        if unique:
+            return Conflict(rule, unique)
+    return None
+
+
+def _same(a: object, b: object) -> bool:
+    def norm(value: object) -> object:
+        return value.strip() if isinstance(value, str) else value
+
+    return (norm(a) or None) == (norm(b) or None)
+
+
+def _wanted_root(command: UpsertVendor) -> dict[str, Any]:
+    wanted: dict[str, Any] = {
+        "Name": command.name,
+        "SortName": command.sort_name,
+        "Status": "A" if command.active else "I",
+        "VendorInd": "Y",
+    }
+    if command.tax_id is not None:
+        wanted["FedID"] = command.tax_id
+    if command.tin_type is not None:
+        wanted["TypeOfTIN"] = command.tin_type
+    return wanted
+
+
+def new_firm(command: UpsertVendor) -> Firm:
+    """The ``POST /firm`` body; without a vendor number the tenant autonumbers (§2.2)."""
+    body = {**_wanted_root(command), "ClientInd": "N"}
+    if command.vendor_number is not None:
+        body |= {"Client": command.vendor_number, "Vendor": command.vendor_number}
+    return Firm.model_validate(body)
+
+
+def firm_changes(command: UpsertVendor, firm: Firm) -> dict[str, Any]:
+    """Root keys to ``PUT``; an existing vendor number is never changed (a key conversion,
+    §2.2), only given to a firm that has none."""
+    current = firm.model_dump()
+    changes = {k: v for k, v in _wanted_root(command).items() if not _same(current.get(k), v)}
+    if command.vendor_number is not None and not firm.Vendor:
+        changes["Vendor"] = command.vendor_number
+    return changes
+
+
+def _remit_of(addresses: list[FirmAddress], name: str) -> FirmAddress | None:
+    paying = [a for a in addresses if (a.Payment or "").strip().lower() == "true"]
+    named = [a for a in addresses if a.Address == name]
+    chosen = named or paying
+    return chosen[0] if chosen else None
+
+
+def address_change(
+    wanted: VendorAddress | None, addresses: list[FirmAddress]
+) -> FirmAddress | None:
+    """The remit-to to add (no ``CLAddressID``) or the keys of it to change; None if it matches."""
+    if wanted is None:
+        return None
+    values = {key: getattr(wanted, attr) for key, attr in _ADDRESS_KEYS.items()}
+    flags = {"PrimaryInd": "true", "Payment": "true"}
+    current = _remit_of(addresses, wanted.name)
+    if current is None:
+        body = {"Address": wanted.name, **flags, **{k: v for k, v in values.items() if v}}
+        return FirmAddress.model_validate(body)
+    held = current.model_dump()
+    differ = {k: v for k, v in {**values, **flags}.items() if not _same(held.get(k), v)}
+    if not differ:
+        return None
+    return FirmAddress.model_validate({"CLAddressID": current.CLAddressID, **differ})
+
+
+def _wanted_accounting(command: UpsertVendor) -> dict[str, Any]:
+    wanted: dict[str, Any] = {}
+    if command.pay_terms is not None:
+        wanted["PayTerms"] = command.pay_terms
+        wanted["PayTermsDesc"] = command.pay_terms_description or command.pay_terms
+    if command.req_1099 is not None:
+        wanted["Req1099"] = "Y" if command.req_1099 else "N"
+    return wanted
+
+
+def accounting_change(
+    command: UpsertVendor, vendor: str, current: VendorAccounting | None
+) -> tuple[bool, VendorAccounting] | None:
+    """(insert?, values) for vendor accounting; None when it matches or nothing is managed."""
+    wanted = _wanted_accounting(command)
+    if not wanted:
+        return None
+    if current is None:
+        return True, VendorAccounting.model_validate(
+            {"Vendor": vendor, **_ACCOUNTING_DEFAULTS, **wanted}
+        )
+    held = current.model_dump()
+    differ = {k: v for k, v in wanted.items() if not _same(held.get(k), v)}
+    return (False, VendorAccounting.model_validate(differ)) if differ else None

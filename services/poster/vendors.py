@@ -1,0 +1,319 @@
+"""The poster's handler for ``UpsertVendor``: one Deltek vendor firm per Coupa supplier, kept equal.
+
+Per command, under the job's lock and a ledger claim (the invoice pattern, ``ledger.py``):
+
+1. A ledger row ``posted`` with the same content hash means Deltek already holds exactly this:
+   no Deltek call at all; the record is marked ``posted`` and the result re-published.
+2. Otherwise the firm is found: the one this job synced before (ledger), the supplier map, then
+   vendor number, tax id (``FedID``) and exact name, first in the reference cache and, when the
+   cache knows none, in Deltek itself (``filterHash``), which also finds a firm whose creation
+   answer was lost. Two firms under one rule park the supplier with both shown.
+3. None found: ``POST /firm`` with ``VendorInd: "Y"``, read back (autonumbered, zero-padded
+   numbers, deltek-api.md §2.2). Found: ``PUT`` only the root keys that differ.
+4. The remit-to address is added, or its differing keys changed through ``CLAddress``; vendor
+   accounting (pay terms, 1099) is inserted the first time and updated after, only if it differs.
+5. In one transaction: ledger ``posted`` with firm and hash, the supplier map
+   (``source='vendor_sync'``), the vendor row of the reference cache, the record ``posted``; the
+   map's NOTIFY wakes invoices parked for this supplier. Then ``VendorUpserted`` is published.
+
+Deltek's refusals park the record with its message (``<BR/>`` made a space): a duplicate firm
+or vendor number, an unknown country, a number sent to a tenant that forbids overriding its
+autonumbering. Transient failures release the lease and retry (``attempt.py``).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from services.mapper.reference import Reference, Vendor, norm_name, norm_tax_id
+from services.mapper.repository import upsert_mappings
+from services.poster import firms, ledger
+from services.poster.attempt import Attempt
+from services.poster.firms import Candidate, Conflict
+from services.poster.jobs import Job, PosterDeps, load_job
+from services.poster.ledger import Claim
+from services.poster.report import Reporter
+from shared.db.pool import Connection
+from shared.deltek import DeltekClient, FilterHash, Firm
+from shared.http import FatalError
+from shared.kafka.consumer import TransientError
+from shared.kafka.envelope import Coordinates, Envelope
+from shared.messages import VENDOR_UPSERTED, UpsertVendor, VendorOutcome, VendorUpserted
+
+log = logging.getLogger(__name__)
+
+_DOING = {
+    "find": "looking the vendor firm up",
+    "create": "creating the vendor firm",
+    "update": "updating the vendor firm",
+    "address": "writing the remit-to address",
+    "accounting": "writing the vendor's pay terms and 1099 flag",
+}
+_REFUSED = {
+    "find": "Not sent to Deltek",
+    "create": "Deltek refused to create the vendor firm",
+    "update": "Deltek refused to update the vendor firm",
+    "address": "Deltek refused the remit-to address",
+    "accounting": "Deltek refused the vendor's pay terms or 1099 flag",
+}
+
+
+class FirmConflictError(ValueError):
+    """Several Deltek firms match the supplier; the message shows them all."""
+
+
+class VendorSync:
+    """``await sync(envelope, coords)`` for each ``UpsertVendor`` on ``deltek.writes``."""
+
+    def __init__(self, deps: PosterDeps, report: Reporter) -> None:
+        self.deps = deps
+        self.report = report
+
+    async def __call__(self, envelope: Envelope, coords: Coordinates) -> None:
+        command = UpsertVendor.model_validate(envelope.payload)
+        async with ledger.job_lock(self.deps.pool, command.job_id) as locked:
+            if not locked:
+                raise TransientError(f"job {command.job_id} is in another poster's hands")
+            async with self.deps.pool.acquire() as conn:
+                job, newer = await load_job(conn, envelope, coords, command)
+                if newer is not None and job.record_state != "posted":
+                    await self.report.superseded(conn, job, newer)
+                    return
+                claim = await ledger.claim(
+                    conn,
+                    job_id=job.job_id,
+                    connection=job.connection,
+                    record_key=command.record_key,
+                    content_hash=job.content_hash,
+                    batch=None,
+                    master_pkey=None,
+                    owner=self.deps.owner,
+                    lease_seconds=self.deps.tuning.lease_seconds,
+                    locked=True,
+                    reopen_changed=True,
+                )
+            if claim.action == "already_posted":
+                entry = claim.entry
+                await self._finish(job, entry.client_id or "", entry.vendor, "unchanged")
+            elif claim.action == "proceed":
+                await self._work(job, claim)
+            else:
+                raise TransientError(f"job {job.job_id} is held by {claim.entry.owner}")
+
+    async def _work(self, job: Job[UpsertVendor], claim: Claim) -> None:
+        await self.report.posting(job, claim.entry)
+        attempt = Attempt(self.deps, job.job_id, job.connection, "find")
+
+        async def park(reason: str, error: FatalError | None) -> None:
+            await self.report.park(job, None, reason.replace("<BR/>", " ").strip(), error)
+
+        await attempt.run(
+            lambda: self._steps(job, claim, attempt),
+            doing=_DOING,
+            refused=_REFUSED,
+            park=park,
+            refusals=(FirmConflictError,),
+        )
+
+    async def _steps(self, job: Job[UpsertVendor], claim: Claim, attempt: Attempt) -> None:
+        command = job.command
+        client = await self.deps.connections.client_for(job.connection)
+        found = await self._find(client, command, claim.entry.client_id)
+        if isinstance(found, Conflict):
+            raise FirmConflictError(found.reason(_label(command)))
+        changed: list[str] = []
+        outcome: VendorOutcome
+        if found is None:
+            attempt.step, outcome = "create", "created"
+            await attempt.hold(sending=job.content_hash)
+            firm = await client.create_firm(firms.new_firm(command))
+            changed.append("firm")
+        else:
+            rule, firm = found
+            outcome = "updated" if rule in ("ledger", "supplier map") else "linked"
+            if root := firms.firm_changes(command, firm):
+                attempt.step = "update"
+                await attempt.hold(sending=job.content_hash)
+                firm = await client.update_firm(_client_id(firm), root)
+                changed += sorted(root)
+        client_id, vendor = _client_id(firm), firm.Vendor
+        if vendor is None:
+            raise FatalError(f"firm {client_id} came back without a vendor number", status=200)
+        attempt.step = "address"
+        addresses = [] if found is None else await client.list_addresses(client_id)
+        if (address := firms.address_change(command.remit_to, addresses)) is not None:
+            await attempt.hold(sending=job.content_hash)
+            if address.CLAddressID is None:
+                await client.add_address(client_id, address)
+            else:
+                await client.update_address(client_id, address)
+            changed.append("remit-to address")
+        attempt.step = "accounting"
+        held = None if found is None else await client.get_vendor_accounting(client_id)
+        if (accounting := firms.accounting_change(command, vendor, held)) is not None:
+            insert, values = accounting
+            await attempt.hold(sending=job.content_hash)
+            if insert:
+                await client.insert_vendor_accounting(values)
+            else:
+                await client.update_vendor_accounting(client_id, values)
+            changed.append("vendor accounting")
+        if outcome == "updated" and not changed:
+            outcome = "unchanged"
+        await self._finish(job, client_id, vendor, outcome, tuple(changed), first=True)
+
+    async def _find(
+        self, client: DeltekClient, command: UpsertVendor, synced: str | None
+    ) -> tuple[str, Firm] | Conflict | None:
+        """The supplier's firm (see the module docstring for the order), read from Deltek."""
+        if synced is not None and (firm := await client.get_firm(synced)) is not None:
+            return "ledger", firm
+        async with self.deps.pool.acquire() as conn:
+            ref = await _vendor_reference(conn, command.connection)
+        mapped = ref.mapped("supplier", str(command.coupa_id), command.coupa_number)
+        number = command.vendor_number or command.coupa_number
+        cached: list[tuple[str, list[Candidate]]] = [
+            ("supplier map", _cached(_known(ref, mapped))),
+            ("vendor number", _cached(ref.vendors_by_number.get(number or ""))),
+            ("tax id", _cached(*ref.vendors_by_tax_id.get(norm_tax_id(command.tax_id) or "", ()))),
+            ("name", _cached(*ref.vendors_by_name.get(norm_name(command.name) or "", ()))),
+        ]
+        decided = firms.decide(cached) or firms.decide(await _live(client, command, mapped))
+        if decided is None or isinstance(decided, Conflict):
+            return decided
+        rule, candidate = decided
+        firm = await client.get_firm(candidate.client_id)
+        return None if firm is None else (rule, firm)
+
+    async def _finish(
+        self,
+        job: Job[UpsertVendor],
+        client_id: str,
+        vendor: str | None,
+        outcome: VendorOutcome,
+        changed: tuple[str, ...] = (),
+        *,
+        first: bool = False,
+    ) -> None:
+        """Ledger, supplier map, cache and record in one transaction; then the result."""
+        command = job.command
+        vendor = vendor or ""
+        details: dict[str, Any] = {"outcome": outcome, "client_id": client_id, "vendor": vendor}
+        async with self.deps.pool.acquire() as conn, conn.transaction():
+            if first:
+                await ledger.record_step(
+                    conn,
+                    job.job_id,
+                    "posted",
+                    firm=(client_id, vendor),
+                    content_hash=job.content_hash,
+                )
+                await _cache_vendor(conn, command, client_id, vendor)
+                key = command.coupa_number or str(command.coupa_id)
+                await upsert_mappings(
+                    conn, command.connection, "supplier", [(key, vendor)], source="vendor_sync"
+                )
+            if job.record_state == "posted":
+                await self.report.audit(conn, job, "result_republished", details)
+            else:
+                if job.record_id is not None:
+                    await conn.execute(
+                        "UPDATE records SET deltek_ref = $2 WHERE id = $1",
+                        job.record_id,
+                        f"{client_id}/{vendor}",
+                    )
+                await self.report.move(
+                    conn, job, "posted", "vendor_synced", {**details, "changed": list(changed)}
+                )
+        result = VendorUpserted(
+            job_id=job.job_id,
+            record_key=command.record_key,
+            client_id=client_id,
+            vendor=vendor,
+            outcome=outcome,
+            changed=changed,
+        )
+        await self.report.publish(job, VENDOR_UPSERTED, result)
+        self.deps.metrics.jobs.labels(job.connection, f"vendor_{outcome}").inc()
+
+
+def _label(command: UpsertVendor) -> str:
+    return f"Coupa supplier {command.coupa_number or command.coupa_id} ({command.name})"
+
+
+def _client_id(firm: Firm) -> str:
+    if firm.ClientID is None:
+        raise FatalError("Deltek answered a firm without a ClientID", status=200)
+    return firm.ClientID
+
+
+def _known(ref: Reference, mapped: str | None) -> Vendor | None:
+    """A mapped Deltek value is a vendor number or a ClientID, as in the mapper."""
+    if mapped is None:
+        return None
+    return ref.vendors_by_number.get(mapped) or ref.vendors_by_client.get(mapped)
+
+
+def _cached(*vendors: Vendor | None) -> list[Candidate]:
+    return [Candidate(v.client_id, v.vendor, v.name) for v in vendors if v is not None]
+
+
+async def _live(
+    client: DeltekClient, command: UpsertVendor, mapped: str | None
+) -> list[tuple[str, list[Candidate]]]:
+    """The same rules asked of Deltek, for firms the cache does not know (yet)."""
+    rules = [
+        ("supplier map", "Vendor", mapped),
+        ("vendor number", "Vendor", command.vendor_number or command.coupa_number),
+        ("tax id", "FedID", command.tax_id),
+        ("name", "Name", command.name),
+    ]
+    found: list[tuple[str, list[Candidate]]] = []
+    for rule, key, value in rules:
+        if not value:
+            continue
+        firms_found = [
+            Candidate(f.ClientID, f.Vendor, f.Name or "")
+            async for f in client.iter_firms(FilterHash().where(key, value))
+            if f.ClientID and f.VendorInd == "Y" and getattr(f, key) == value
+        ]
+        found.append((rule, firms_found))
+        if firms_found:
+            break
+    return found
+
+
+async def _vendor_reference(conn: Connection, connection: str) -> Reference:
+    vendors = await conn.fetch(
+        "SELECT client_id, vendor, name, status, tax_id FROM deltek_vendors WHERE connection = $1",
+        connection,
+    )
+    maps = await conn.fetch(
+        """SELECT coupa_value, deltek_value FROM mappings
+            WHERE connection = $1 AND kind = 'supplier'""",
+        connection,
+    )
+    return Reference.build(
+        vendors=[Vendor(**dict(row)) for row in vendors],
+        maps={"supplier": {row["coupa_value"]: row["deltek_value"] for row in maps}},
+    )
+
+
+async def _cache_vendor(
+    conn: Connection, command: UpsertVendor, client_id: str, vendor: str
+) -> None:
+    """The firm as the reference cache would hold it after the next refresh, now."""
+    await conn.execute(
+        """INSERT INTO deltek_vendors (connection, client_id, vendor, name, status, tax_id)
+           VALUES ($1, $2, $3, $4, $5, $6)
+           ON CONFLICT (connection, client_id) DO UPDATE
+              SET vendor = EXCLUDED.vendor, name = EXCLUDED.name, status = EXCLUDED.status,
+                  tax_id = EXCLUDED.tax_id, refreshed_at = now()""",
+        command.connection,
+        client_id,
+        vendor,
+        command.name,
+        "A" if command.active else "I",
+        command.tax_id,
+    )

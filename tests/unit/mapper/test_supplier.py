@@ -1,0 +1,108 @@
+"""Building ``UpsertVendor`` from a Coupa supplier: firm fields, remit-to, terms, 1099, parking."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from services.mapper.outcome import Parked
+from services.mapper.supplier import build_upsert_vendor, tin_type
+from shared.connection_settings import ConnectionSettings, MappingSettings
+from shared.messages import UpsertVendor
+
+# coupa-api.md §9.4, trimmed to what vendor sync reads.
+SUPPLIER: dict[str, Any] = {
+    "id": 217,
+    "updated-at": "2025-02-20T10:30:00-08:00",
+    "name": "Northwind Survey Services LLC",
+    "display-name": "Northwind Survey",
+    "number": "V-00217",
+    "status": "active",
+    "tax-id": "91-1234567",
+    "payment-term": {"id": 4, "code": "Net 30", "description": "Net 30 days"},
+    "remit-to-addresses": [
+        {"id": 904, "active": False, "street1": "Old Rd 1", "city": "Tacoma",
+         "country": {"code": "US"}},
+        {"id": 905, "remit-to-code": "NWS-MAIN", "street1": "100 Harbor Way", "street2": "Suite 4",
+         "street3": None, "city": "Seattle", "state": "WA", "postal-code": "98101",
+         "country": {"id": 223, "code": "US", "name": "United States"}, "active": True},
+    ],
+    "custom-fields": {"form-1099": True},
+}  # fmt: skip
+
+
+def settings(**mapping: Any) -> ConnectionSettings:
+    return ConnectionSettings(name="acme", mapping=MappingSettings(create_vendors=True, **mapping))
+
+
+def build(supplier: dict[str, Any] | None = None, **mapping: Any) -> UpsertVendor | Parked:
+    return build_upsert_vendor(supplier or SUPPLIER, settings(**mapping), "v1")
+
+
+def test_a_supplier_becomes_a_vendor_firm_with_tax_id_remit_to_terms_and_1099():
+    command = build(vendor_1099_field="form-1099", pay_terms={"Net 30": "Net30"})
+    assert isinstance(command, UpsertVendor)
+    assert command.job_id == command.record_key == "acme:supplier:217"
+    assert (command.name, command.sort_name) == ("Northwind Survey Services LLC",) * 2
+    assert command.vendor_number is None  # left to Deltek's autonumbering by default
+    assert (command.tax_id, command.tin_type, command.active) == ("91-1234567", "EIN", True)
+    assert command.remit_to is not None
+    assert command.remit_to.model_dump() == {
+        "name": "Remit", "address1": "100 Harbor Way", "address2": "Suite 4", "address3": None,
+        "city": "Seattle", "state": "WA", "zip": "98101", "country": "United States",
+    }  # fmt: skip
+    assert (command.pay_terms, command.pay_terms_description) == ("Net30", "Net 30 days")
+    assert command.req_1099 is True
+
+
+def test_vendor_number_comes_from_coupa_only_when_the_connection_says_so():
+    command = build(vendor_number_from_coupa=True)
+    assert isinstance(command, UpsertVendor) and command.vendor_number == "V-00217"
+
+
+def test_unmanaged_1099_and_untranslated_terms_are_sent_as_coupa_has_them():
+    command = build()
+    assert isinstance(command, UpsertVendor)
+    assert command.req_1099 is None and command.pay_terms == "Net 30"
+
+
+def test_inactive_and_draft_suppliers_make_inactive_firms():
+    for status in ("inactive", "draft"):
+        command = build({**SUPPLIER, "status": status})
+        assert isinstance(command, UpsertVendor) and not command.active
+
+
+def test_an_unknown_country_code_parks_with_a_clear_reason():
+    supplier = copy.deepcopy(SUPPLIER)
+    supplier["remit-to-addresses"][1]["country"] = {"code": "ZZ"}
+    parked = build(supplier)
+    assert isinstance(parked, Parked)
+    assert "Coupa supplier V-00217 (Northwind Survey Services LLC)" in parked.reason
+    assert "country ZZ" in parked.reason and "country_names" in parked.reason
+    command = build(supplier, country_names={"ZZ": "Zedland"})
+    assert isinstance(command, UpsertVendor) and command.remit_to is not None
+    assert command.remit_to.country == "Zedland"
+
+
+def test_only_what_matters_to_the_firm_changes_the_content_hash():
+    first, again = (
+        build(),
+        build_upsert_vendor({**SUPPLIER, "updated-at": "later", "website": "x"}, settings(), "v2"),
+    )
+    assert isinstance(first, UpsertVendor) and isinstance(again, UpsertVendor)
+    assert first.content_hash() == again.content_hash()
+    moved = copy.deepcopy(SUPPLIER)
+    moved["remit-to-addresses"][1]["city"] = "Spokane"
+    changed = build(moved)
+    assert isinstance(changed, UpsertVendor) and changed.content_hash() != first.content_hash()
+
+
+def test_tin_types_follow_the_us_shapes():
+    assert tin_type("91-1234567") == "EIN"
+    assert tin_type("123-45-6789") == "SSN"
+    assert tin_type("GB123456789") is None
+    assert tin_type(None) is None
+
+
+def test_a_supplier_without_id_or_name_parks():
+    assert isinstance(build({"id": 5, "name": " "}), Parked)

@@ -1,0 +1,1 @@
+"""Developer tools ``./run`` uses (not part of the installed package)."""
