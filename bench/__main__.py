@@ -7,7 +7,7 @@ import asyncio
 from itertools import count
 
 from bench import callouts, pipeline
-from bench.stack import running_stack
+from services.cli.throwaway import throwaway_stack
 
 
 def main() -> None:
@@ -19,7 +19,7 @@ def main() -> None:
     parser.add_argument("--invoices", type=int, default=200, help="invoices per pipeline run")
     args = parser.parse_args()
     first_ids = count(10_000_000, args.callouts)
-    with running_stack() as stack:
+    with throwaway_stack(label="bench") as stack:
         # The pipeline first: the callout runs leave a backlog the pipeline would wait behind.
         print(pipeline.measure(stack, args.invoices, args.runs), flush=True)
         runs = [

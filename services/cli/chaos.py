@@ -16,63 +16,40 @@ import argparse
 import asyncio
 import contextlib
 import random
-import shutil
 import sys
-import tempfile
 import time
-from pathlib import Path
 
 import aiohttp
 
 from services.cli import stack as local
+from services.cli import throwaway
 from services.cli.chaos_faults import FaultSchedule
 from services.cli.chaos_keys import check_rotation, rotate_during_run
 from services.cli.chaos_report import ChaosReport, build_report
 from services.cli.driver import approve, create_invoice, push_again, wait_until_settled
 from services.cli.secret_sweep import stack_scanner, sweep
-from services.cli.sim_setup import prepare_sim_connection
-from shared.embedded.process import free_port
-from shared.settings import Settings
-
-_PORT_FLAGS = ("ingest", "mapper", "poster", "coupa_sim", "deltek_sim", "postgres", "broker")
+from services.cli.throwaway import throwaway_stack
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    local.add_arguments(parser)
+    throwaway.add_arguments(parser)
     parser.add_argument("--invoices", type=int, default=300)
     parser.add_argument("--seconds", type=float, default=60.0, help="how long faults go on")
     parser.add_argument("--every", type=float, default=3.0, help="seconds between faults")
     parser.add_argument("--seed", type=int, default=11, help="the schedule's and the load's")
     parser.add_argument("--settle", type=float, default=240.0, help="seconds to wait afterwards")
-    parser.add_argument("--keep", action="store_true", help="keep the run's folder afterwards")
-    for name in _PORT_FLAGS:
-        parser.set_defaults(**{f"{name}_port": None})
 
 
 def run(args: argparse.Namespace) -> int:
-    for name in _PORT_FLAGS:
-        if getattr(args, f"{name}_port") is None:
-            setattr(args, f"{name}_port", free_port())
-    folder = Path(tempfile.mkdtemp(prefix="connector-chaos-"))
-    settings = Settings(state_dir=str(folder), database_url=None, kafka_bootstrap=None)
-    stack = local.Stack(args, settings, sims=True)
-    stack.install_signal_handlers()
     report: ChaosReport | None = None
     try:
-        stack.start()
-        prepare_sim_connection(stack, poll_interval_seconds=3)
-        print("chaos stack is up:\n" + stack.summary(), flush=True)
-        report = asyncio.run(run_chaos(stack, args))
+        with throwaway_stack(args, label="chaos", signals=True) as stack:
+            print("chaos stack is up:\n" + stack.summary(), flush=True)
+            report = asyncio.run(run_chaos(stack, args))
     except local.StopRequested as reason:
         print(f"chaos: {reason}, stopping", flush=True)
     except (RuntimeError, TimeoutError, OSError) as exc:
         print(f"chaos: could not run: {exc}", file=sys.stderr)
-    finally:
-        stack.shutdown()
-        if args.keep:
-            print(f"chaos folder kept: {folder}")
-        else:
-            shutil.rmtree(folder, ignore_errors=True)
     if report is None:
         return 1
     print(report.table(), flush=True)

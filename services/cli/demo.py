@@ -13,15 +13,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import random
-import shutil
 import sys
-import tempfile
 import time
-from pathlib import Path
 
 import aiohttp
 
 from services.cli import stack as local
+from services.cli import throwaway
 from services.cli.checker import Verdict, judge, supplier_map
 from services.cli.driver import (
     approve,
@@ -30,56 +28,34 @@ from services.cli.driver import (
     push_again,
     wait_until_settled,
 )
-from services.cli.sim_setup import prepare_sim_connection
-from shared.embedded.process import free_port
-from shared.settings import Settings
+from services.cli.throwaway import throwaway_stack
 
-_PORT_FLAGS = ("ingest", "mapper", "poster", "coupa_sim", "deltek_sim", "postgres", "broker")
 _POLL_SHARE = 0.3
 _REPUSH_SHARE = 0.05
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    local.add_arguments(parser)
+    throwaway.add_arguments(parser)
     parser.add_argument("--invoices", type=int, default=50, help="how many to approve")
     parser.add_argument("--seed", type=int, default=7, help="which invoices get pushed or polled")
     parser.add_argument(
         "--timeout", type=float, default=None, help="seconds to wait (default: 60 + 1 per invoice)"
     )
-    parser.add_argument(
-        "--keep", action="store_true", help="keep the demo's folder (data and logs) afterwards"
-    )
-    for name in _PORT_FLAGS:
-        parser.set_defaults(**{f"{name}_port": None})
 
 
 def run(args: argparse.Namespace) -> int:
-    for name in _PORT_FLAGS:
-        if getattr(args, f"{name}_port") is None:
-            setattr(args, f"{name}_port", free_port())
-    folder = Path(tempfile.mkdtemp(prefix="connector-demo-"))
-    settings = Settings(state_dir=str(folder), database_url=None, kafka_bootstrap=None)
-    stack = local.Stack(args, settings, sims=True)
-    stack.install_signal_handlers()
     verdict: Verdict | None = None
     try:
         started = time.monotonic()
-        stack.start()
-        prepare_sim_connection(stack, poll_interval_seconds=3)
-        print("demo stack is up:\n" + stack.summary(), flush=True)
-        print(f"stack ready in {time.monotonic() - started:.1f}s", flush=True)
-        timeout = args.timeout if args.timeout is not None else 60 + args.invoices
-        verdict = asyncio.run(_drive(stack, args.invoices, args.seed, timeout))
+        with throwaway_stack(args, label="demo", signals=True) as stack:
+            print("demo stack is up:\n" + stack.summary(), flush=True)
+            print(f"stack ready in {time.monotonic() - started:.1f}s", flush=True)
+            timeout = args.timeout if args.timeout is not None else 60 + args.invoices
+            verdict = asyncio.run(_drive(stack, args.invoices, args.seed, timeout))
     except local.StopRequested as reason:
         print(f"demo: {reason}, stopping", flush=True)
     except (RuntimeError, TimeoutError, OSError) as exc:
         print(f"demo: could not run: {exc}", file=sys.stderr)
-    finally:
-        stack.shutdown()
-        if args.keep:
-            print(f"demo folder kept: {folder}")
-        else:
-            shutil.rmtree(folder, ignore_errors=True)
     if verdict is None:
         return 1
     for problem in verdict.problems[:20]:

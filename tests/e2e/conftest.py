@@ -3,9 +3,6 @@ three services as processes, and the simulators' connection with its maps aligne
 
 from __future__ import annotations
 
-import argparse
-import shutil
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -17,12 +14,8 @@ import pytest
 
 from services.cli.checker import Verdict, judge, supplier_map
 from services.cli.driver import deltek_batches, wait_until_settled
-from services.cli.sim_setup import prepare_sim_connection
 from services.cli.stack import SIM_CONNECTION, Stack
-from shared.embedded.process import free_port
-from shared.settings import Settings
-
-PORTS = ("ingest", "mapper", "poster", "coupa_sim", "deltek_sim", "postgres", "broker")
+from services.cli.throwaway import throwaway_stack
 
 
 @dataclass
@@ -87,17 +80,10 @@ class Rig:
 @contextmanager
 def running_rig(*, create_vendors: bool = False) -> Iterator[Rig]:
     """A fresh stack in a temporary folder, its simulators' connection stored and aligned."""
-    folder = tempfile.mkdtemp(prefix="connector-e2e-")
-    args = argparse.Namespace(**{f"{name}_port": free_port() for name in PORTS})
-    settings = Settings(state_dir=folder, database_url=None, kafka_bootstrap=None, master_key=None)
-    stack = Stack(args, settings, sims=True)
-    try:
-        stack.start()
-        prepare_sim_connection(stack, poll_interval_seconds=2, create_vendors=create_vendors)
+    with throwaway_stack(
+        label="e2e", poll_interval_seconds=2, create_vendors=create_vendors
+    ) as stack:
         yield Rig(stack)
-    finally:
-        stack.shutdown()
-        shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")
