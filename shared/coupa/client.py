@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Iterable, Mapping
 from datetime import datetime
-from types import TracebackType
 from typing import Any
 
 import aiohttp
@@ -24,13 +23,14 @@ from shared.coupa.paging import UpdatedAtPager
 from shared.http.backoff import Backoff, RetryPolicy, call_with_retries, parse_retry_after
 from shared.http.errors import FatalError, RetriableError, error_for_status
 from shared.http.ratelimit import TokenBucket
+from shared.http.session import SessionOwner
 
 log = logging.getLogger(__name__)
 API_VERSION_HEADER = "X-COUPA-API-VERSION"
 Params = Mapping[str, str]
 
 
-class CoupaClient:
+class CoupaClient(SessionOwner):
     """One Coupa instance. Use ``async with CoupaClient(config) as coupa:``.
 
     Every call takes a rate-limit token, carries a cached bearer, retries retriable failures with
@@ -44,11 +44,8 @@ class CoupaClient:
         *,
         bucket: TokenBucket | None = None,
     ) -> None:
+        super().__init__(session, aiohttp.ClientTimeout(total=config.timeout_seconds))
         self.config = config
-        self._own_session = session is None
-        self._session = session or aiohttp.ClientSession(
-            timeout=aiohttp.ClientTimeout(total=config.timeout_seconds)
-        )
         self._bucket = bucket or TokenBucket(config.rate, config.burst)
         self.tokens = TokenProvider(self._session, config, self._bucket)
         self._policy = RetryPolicy(
@@ -56,21 +53,6 @@ class CoupaClient:
             backoff=Backoff(config.backoff_initial_seconds, config.backoff_max_seconds),
         )
         self._base = config.base_url.rstrip("/")
-
-    async def __aenter__(self) -> CoupaClient:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.close()
-
-    async def close(self) -> None:
-        if self._own_session:
-            await self._session.close()
 
     # -- one request -------------------------------------------------------------------------
 

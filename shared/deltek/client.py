@@ -12,8 +12,7 @@ import asyncio
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from decimal import Decimal
-from types import TracebackType
-from typing import Any, Literal, Self, TypeVar
+from typing import Any, Literal, TypeVar
 
 import aiohttp
 import orjson
@@ -41,6 +40,7 @@ from shared.deltek.models import (
 from shared.deltek.query import FilterHash, Pages
 from shared.deltek.transport import Answer, Transport
 from shared.http import FatalError, RetryPolicy, TokenBucket, call_with_retries
+from shared.http.session import SessionOwner
 
 M = TypeVar("M", bound=DeltekRecord)
 Params = Sequence[tuple[str, str]]
@@ -78,7 +78,7 @@ def _not_found(exc: FatalError) -> bool:
     return exc.status == 404
 
 
-class DeltekClient:
+class DeltekClient(SessionOwner):
     """Async client for one tenant. Use as ``async with DeltekClient(config) as vp: ...``."""
 
     def __init__(
@@ -90,30 +90,14 @@ class DeltekClient:
         limiter: TokenBucket | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
+        super().__init__(session)
         self.config = config
-        self._own_session = session is None
-        self._session = session or aiohttp.ClientSession()
         self._retry = retry or RetryPolicy()
         self._sleep = sleep
         self._transport = Transport(
             self._session, timeout_seconds=config.timeout_seconds, limiter=limiter
         )
         self.auth = TokenManager(config, self._transport, self._retry, sleep=sleep)
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.close()
-
-    async def close(self) -> None:
-        if self._own_session:
-            await self._session.close()
 
     # -- plumbing ------------------------------------------------------------------------------
 
