@@ -7,7 +7,7 @@ import asyncio
 from itertools import count
 
 from bench import callouts, pipeline
-from services.cli.throwaway import throwaway_stack
+from devstack.throwaway import throwaway_stack
 
 
 def main() -> None:

@@ -17,7 +17,7 @@ from typing import Any
 import aiohttp
 import orjson
 
-from services.cli.stack import SIM_CONNECTION, Stack
+from devstack.supervisor import SIM_CONNECTION, Stack
 from shared.coupa.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
 
 

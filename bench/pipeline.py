@@ -7,8 +7,8 @@ import time
 
 import aiohttp
 
-from services.cli.driver import approve, create_invoice, wait_until_settled
-from services.cli.stack import SIM_CONNECTION, Stack
+from devstack.driver import approve, create_invoice, wait_until_settled
+from devstack.supervisor import SIM_CONNECTION, Stack
 
 
 async def run_once(stack: Stack, invoices: int) -> float:

@@ -9,8 +9,8 @@ from contextlib import asynccontextmanager
 import asyncpg
 
 from shared.db.pool import init_connection
+from shared.endpoints import resolve_database_url
 from shared.settings import Settings
-from shared.stack import resolve_database_url
 
 
 class NoDatabaseError(SystemExit):

@@ -5,18 +5,17 @@ from __future__ import annotations
 import argparse
 import asyncio
 import importlib
+import importlib.util
 import logging
 import sys
 from collections.abc import Callable
+from typing import Protocol, cast
 
 from aiohttp import web
 
 from services.cli import (
     audit_cmd,
-    chaos,
     connections_cmd,
-    demo,
-    dev,
     keys_cmd,
     mappings_cmd,
     migrate_cmd,
@@ -24,18 +23,45 @@ from services.cli import (
     replay_cmd,
     vendors_cmd,
 )
-from services.sims.coupa import cli as coupa_sim
-from services.sims.deltek import cli as deltek_sim
+from shared.endpoints import Endpoints, StackNotFoundError, resolve_endpoints
 from shared.kafka.topics import ensure_pipeline_topics
 from shared.logs import configure_logging
 from shared.service.app import run_service
 from shared.settings import Settings
-from shared.stack import Endpoints, StackNotFoundError, resolve_endpoints
 
 AppFactory = Callable[[Settings, Endpoints], web.Application]
 
+
+class CommandModule(Protocol):
+    """A subcommand's module: it declares its flags and runs with the parsed arguments."""
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None: ...
+
+    def run(self, args: argparse.Namespace) -> int: ...
+
+
+# Commands of the local harness, loaded only where it is installed: the production image ships
+# the services and the operations commands, not the dev stack or the simulators.
+HARNESS_COMMANDS = (
+    ("dev", "devstack.dev", "run the whole stack on the embedded default, until Ctrl-C"),
+    ("demo", "devstack.demo", "run the stack, push N approved invoices through it, verify Deltek"),
+    (
+        "chaos",
+        "devstack.chaos",
+        "run the stack under a fault schedule, then an independent verdict",
+    ),
+)
+SIMULATORS = (("coupa", "simulators.coupa.cli"), ("deltek", "simulators.deltek.cli"))
+
 # Default HTTP port of each service when neither --port nor CONNECTOR_HTTP_PORT says otherwise.
 SERVICE_PORTS = {"ingest": 8081, "mapper": 8082, "poster": 8083}
+
+
+def _optional(module: str) -> CommandModule | None:
+    """The harness module named, or None where the package is not installed."""
+    if importlib.util.find_spec(module.split(".")[0]) is None:
+        return None
+    return cast(CommandModule, importlib.import_module(module))
 
 
 def _factory(service: str) -> AppFactory:
@@ -77,10 +103,10 @@ def build_parser() -> argparse.ArgumentParser:
     migrate_parser = sub.add_parser("migrate", help="apply pending database migrations")
     migrate_parser.set_defaults(func=lambda args: asyncio.run(migrate_cmd.run()))
 
-    for name, module, text in (
-        ("dev", dev, "run the whole stack on the embedded default, until Ctrl-C"),
-        ("demo", demo, "run the stack, push N approved invoices through it, verify Deltek"),
-        ("chaos", chaos, "run the stack under a fault schedule, then an independent verdict"),
+    for name, dotted, text in HARNESS_COMMANDS:
+        if (harness := _optional(dotted)) is not None:
+            _add_command(sub, name, harness, text)
+    commands: tuple[tuple[str, CommandModule, str], ...] = (
         ("audit", audit_cmd, "print a record's whole story"),
         ("replay", replay_cmd, "re-run records by key, time range or state"),
         ("connections", connections_cmd, "store (apply), check (test), list and show connections"),
@@ -88,17 +114,16 @@ def build_parser() -> argparse.ArgumentParser:
         ("reference", reference_cmd, "refresh a connection's Deltek reference data now"),
         ("mappings", mappings_cmd, "import, export and check explicit maps to Deltek"),
         ("vendors", vendors_cmd, "full vendor sync: every Coupa supplier to its Deltek firm"),
-    ):
-        command_parser = sub.add_parser(name, help=text)
-        module.add_arguments(command_parser)
-        command_parser.set_defaults(func=module.run)
+    )
+    for name, module, text in commands:
+        _add_command(sub, name, module, text)
 
-    sim_parser = sub.add_parser("sim", help="run a simulator of Coupa or Deltek")
-    systems = sim_parser.add_subparsers(dest="system", required=True, metavar="SYSTEM")
-    for system, module in (("coupa", coupa_sim), ("deltek", deltek_sim)):
-        system_parser = systems.add_parser(system, help=f"the {system.title()} API simulator")
-        module.add_arguments(system_parser)
-        system_parser.set_defaults(func=module.run)
+    simulators = [(system, sim) for system, dotted in SIMULATORS if (sim := _optional(dotted))]
+    if simulators:
+        sim_parser = sub.add_parser("sim", help="run a simulator of Coupa or Deltek")
+        systems = sim_parser.add_subparsers(dest="system", required=True, metavar="SYSTEM")
+        for system, sim in simulators:
+            _add_command(systems, system, sim, f"the {system.title()} API simulator")
 
     topics_parser = sub.add_parser("topics", help="create the pipeline topics that are missing")
     topics_parser.set_defaults(func=lambda args: asyncio.run(topics_cmd()))
@@ -110,6 +135,17 @@ def build_parser() -> argparse.ArgumentParser:
         )
         service_parser.set_defaults(func=_run_service)
     return parser
+
+
+def _add_command(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser],
+    name: str,
+    module: CommandModule,
+    text: str,
+) -> None:
+    command_parser = sub.add_parser(name, help=text)
+    module.add_arguments(command_parser)
+    command_parser.set_defaults(func=module.run)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -23,8 +23,8 @@ from services.mapper.coverage import coverage
 from services.mapper.reference import Reference
 from shared.connection_settings import load_connection_settings
 from shared.db.pool import Connection, create_pool
+from shared.endpoints import resolve_database_url
 from shared.settings import Settings
-from shared.stack import resolve_database_url
 
 KINDS = {"suppliers": "supplier", "accounts": "account", "projects": "project"}
 HEADER = ("coupa_value", "deltek_value")

@@ -6,9 +6,9 @@ import asyncpg
 
 from shared.db.migrate import migrate
 from shared.embedded.postgres import EmbeddedPostgres
+from shared.endpoints import DEFAULT_POSTGRES_PORT, pgdata_dir, resolve_database_url
 from shared.logs import configure_logging
 from shared.settings import Settings
-from shared.stack import DEFAULT_POSTGRES_PORT, pgdata_dir, resolve_database_url
 
 
 async def apply(url: str) -> list[str]:

@@ -15,11 +15,11 @@ from services.poster.reference import KINDS, refresh
 from shared.connections.store import load_connection
 from shared.db.pool import create_pool
 from shared.deltek import DeltekClient
+from shared.endpoints import resolve_database_url
 from shared.http import HttpError
 from shared.logs import configure_logging
 from shared.secrets import KeyRing
 from shared.settings import Settings
-from shared.stack import resolve_database_url
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -9,12 +9,12 @@ from datetime import datetime
 
 from services.cli.db_cmd import database
 from shared.dead_letters import Choice, DeadLetter, not_replayed, read_dead_letters, replay
+from shared.endpoints import resolve_endpoints
 from shared.kafka.producer import Publisher
 from shared.kafka.topics import DLQ_SUFFIX, Topics, dead_letter_topic
 from shared.logs import redact
 from shared.replay import STATES, UNFINISHED, Replay, Selection, plan, select, send
 from shared.settings import Settings
-from shared.stack import resolve_endpoints
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -18,6 +18,7 @@ from services.cli.db_cmd import database
 from services.ingest.inbox import accept
 from shared.connections.store import load_connection
 from shared.coupa import CoupaClient
+from shared.endpoints import resolve_endpoints
 from shared.http import HttpError
 from shared.kafka.producer import Publisher
 from shared.kafka.topics import Topics
@@ -25,7 +26,6 @@ from shared.logs import configure_logging
 from shared.replay import Selection, plan, select, send
 from shared.secrets import KeyRing
 from shared.settings import Settings
-from shared.stack import resolve_endpoints
 
 UNSYNCED = ("received", "parked", "failed")
 

@@ -15,13 +15,13 @@ from prometheus_client import Counter
 
 from services.ingest.callouts import CalloutRoutes
 from services.ingest.directory import CoupaConnections
-from services.ingest.outbox import InboxDrain
+from services.ingest.drain import InboxDrain
 from services.ingest.poller import Poller
+from shared.endpoints import Endpoints
 from shared.service.app import METRICS, POOL, PUBLISHER, add_background_loop, base_app
 from shared.service.connections import use_connections
 from shared.service.consuming import add_consumer, audit_each, topics_of
 from shared.settings import Settings
-from shared.stack import Endpoints
 
 SERVICE = "ingest"
 CONNECTIONS = web.AppKey("connections", CoupaConnections)

@@ -15,6 +15,7 @@ from services.mapper.resume import ResumeLoop
 from services.mapper.workflow import MapperDeps, SettingsFor
 from shared.connection_settings import ConnectionSettings, load_connection_settings
 from shared.db.pool import Pool
+from shared.endpoints import Endpoints
 from shared.service.app import (
     ENDPOINTS,
     METRICS,
@@ -26,7 +27,6 @@ from shared.service.app import (
 )
 from shared.service.consuming import add_consumer, topics_of
 from shared.settings import Settings
-from shared.stack import Endpoints
 
 SERVICE = "mapper"
 MAPPER_METRICS = web.AppKey("mapper_metrics", MapperMetrics)

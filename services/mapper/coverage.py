@@ -11,9 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from services.mapper import repository as repo
-from services.mapper.outcome import Parked, Problem
-from services.mapper.resolve import map_invoice
-from services.mapper.vendor import resolve_vendor, supplier_id
+from services.mapper.rules.outcome import Parked, Problem
+from services.mapper.rules.resolve import map_invoice
+from services.mapper.rules.vendor import resolve_vendor, supplier_id
 from services.mapper.workflow import invoice_event, supplier_event
 from shared.connection_settings import ConnectionSettings
 from shared.db.pool import Connection

@@ -7,8 +7,8 @@ from typing import Any, get_args
 
 from pydantic import ValidationError
 
-from services.mapper.posted import Booked
 from services.mapper.reference import GlAccount, Period, Project, Reference, Vendor
+from services.mapper.rules.posted import Booked
 from shared.db.pool import Connection
 from shared.kafka.envelope import Source
 from shared.messages import PostApInvoice

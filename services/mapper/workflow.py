@@ -25,12 +25,12 @@ from pydantic import ValidationError
 
 from services.mapper import repository as repo
 from services.mapper.metrics import MapperMetrics
-from services.mapper.outcome import Mapped, MapResult, Parked
-from services.mapper.posted import flag_reason
-from services.mapper.resolve import map_invoice
-from services.mapper.supplier import build_upsert_vendor
-from services.mapper.values import timestamp
-from services.mapper.vendor import supplier_id
+from services.mapper.rules.outcome import Mapped, MapResult, Parked
+from services.mapper.rules.posted import flag_reason
+from services.mapper.rules.resolve import map_invoice
+from services.mapper.rules.supplier import build_upsert_vendor
+from services.mapper.rules.values import timestamp
+from services.mapper.rules.vendor import supplier_id
 from shared.connection_settings import ConnectionSettings
 from shared.db.pool import Connection, Pool
 from shared.kafka.envelope import Coordinates, Envelope, Source

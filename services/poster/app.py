@@ -17,12 +17,12 @@ from services.poster.handler import PostHandler
 from services.poster.jobs import DeltekConnections, PosterDeps
 from services.poster.metrics import PosterMetrics
 from services.poster.refresher import ReferenceRefresher
+from shared.endpoints import Endpoints
 from shared.kafka.consumer import Handler
 from shared.service.app import METRICS, POOL, PUBLISHER, add_background_loop, base_app
 from shared.service.connections import use_connections
 from shared.service.consuming import add_consumer, topics_of
 from shared.settings import PosterTuning, Settings
-from shared.stack import Endpoints
 
 SERVICE = "poster"
 CONNECTIONS = web.AppKey("connections", DeltekConnections)

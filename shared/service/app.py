@@ -21,10 +21,10 @@ from aiohttp.typedefs import Handler, Middleware
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from shared.db.pool import Pool, create_pool
+from shared.endpoints import Endpoints
 from shared.kafka.producer import Publisher
 from shared.service.metrics import ServiceMetrics
 from shared.settings import Settings
-from shared.stack import Endpoints
 
 log = logging.getLogger(__name__)
 

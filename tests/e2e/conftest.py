@@ -12,10 +12,10 @@ import aiohttp
 import asyncpg
 import pytest
 
-from services.cli.checker import Verdict, judge, supplier_map
-from services.cli.driver import deltek_batches, wait_until_settled
-from services.cli.stack import SIM_CONNECTION, Stack
-from services.cli.throwaway import throwaway_stack
+from devstack.checker import Verdict, judge, supplier_map
+from devstack.driver import deltek_batches, wait_until_settled
+from devstack.supervisor import SIM_CONNECTION, Stack
+from devstack.throwaway import throwaway_stack
 
 
 @dataclass

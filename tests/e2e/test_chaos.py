@@ -8,7 +8,7 @@ import argparse
 
 import pytest
 
-from services.cli import chaos
+from devstack import chaos
 from services.cli.main import build_parser
 
 pytestmark = pytest.mark.e2e

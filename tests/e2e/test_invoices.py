@@ -12,9 +12,9 @@ import aiohttp
 import pytest
 from pydantic import SecretStr
 
-from services.cli.driver import approve, create_invoice, push_again
+from devstack.driver import approve, create_invoice, push_again
+from devstack.supervisor import SIM_CONNECTION
 from services.cli.main import main
-from services.cli.stack import SIM_CONNECTION
 from shared.coupa import CoupaClient, CoupaClientConfig
 from tests.support import eventually
 

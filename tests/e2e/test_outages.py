@@ -17,10 +17,10 @@ import asyncpg
 import orjson
 import pytest
 
-from services.cli.driver import approve, create_invoice, push_again
+from devstack.driver import approve, create_invoice, push_again
+from devstack.secret_sweep import stack_scanner, sweep
+from devstack.supervisor import SIM_CONNECTION
 from services.cli.main import main
-from services.cli.secret_sweep import stack_scanner, sweep
-from services.cli.stack import SIM_CONNECTION
 from tests.support import eventually
 
 pytestmark = pytest.mark.e2e

@@ -10,9 +10,9 @@ from typing import Any
 import aiohttp
 import pytest
 
-from services.cli.driver import MOVING, approve, create_invoice
+from devstack.driver import MOVING, approve, create_invoice
+from devstack.supervisor import SIM_CONNECTION
 from services.cli.main import main
-from services.cli.stack import SIM_CONNECTION
 from tests.e2e.conftest import Rig, running_rig
 from tests.support import eventually
 

@@ -8,9 +8,9 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from services.mapper.app import create_app as create_mapper
 from shared.embedded.process import free_port
+from shared.endpoints import Endpoints
 from shared.kafka.producer import Publisher
 from shared.settings import Settings
-from shared.stack import Endpoints
 from tests.support import eventually, invoice_event
 
 pytestmark = pytest.mark.integration

@@ -6,10 +6,16 @@ import os
 
 import pytest
 
-from services.cli.stack import without_password
+from devstack.supervisor import without_password
 from shared.db.migrate import discover
+from shared.endpoints import (
+    Endpoints,
+    StackNotFoundError,
+    remove_stack,
+    resolve_endpoints,
+    write_stack,
+)
 from shared.settings import Settings
-from shared.stack import Endpoints, StackNotFoundError, remove_stack, resolve_endpoints, write_stack
 
 
 def test_documented_flat_names_and_nested_knobs(monkeypatch):

@@ -13,14 +13,14 @@ import asyncpg
 import pytest
 import yaml
 
-from services.sims.common.server import serve
-from services.sims.coupa.app import create_app as coupa_app
-from services.sims.coupa.options import CoupaSimOptions, SeedSize
-from services.sims.deltek import SeedOptions, SimOptions
-from services.sims.deltek import create_app as deltek_app
 from shared.connections.file import load_connections
 from shared.connections.model import Connection
 from shared.db.pool import init_connection
+from simulators.common.server import serve
+from simulators.coupa.app import create_app as coupa_app
+from simulators.coupa.options import CoupaSimOptions, SeedSize
+from simulators.deltek import SeedOptions, SimOptions
+from simulators.deltek import create_app as deltek_app
 
 EXAMPLE = Path(__file__).parents[3] / "examples" / "connections.yaml"
 COUPA_SECRET = "coupa-s3cret-Zq81"

@@ -11,13 +11,13 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from services.sims.common.faults import FAULTS_KEY, FaultPlan
-from services.sims.common.server import serve
-from services.sims.coupa.admin import PUSHER_KEY, REQUEST_LOG_KEY
-from services.sims.coupa.api import STORE_KEY, TOKENS_KEY
-from services.sims.coupa.app import create_app
-from services.sims.coupa.options import CoupaSimOptions, SeedSize
 from shared.coupa import CoupaClient, CoupaClientConfig
+from simulators.common.faults import FAULTS_KEY, FaultPlan
+from simulators.common.server import serve
+from simulators.coupa.admin import PUSHER_KEY, REQUEST_LOG_KEY
+from simulators.coupa.api import STORE_KEY, TOKENS_KEY
+from simulators.coupa.app import create_app
+from simulators.coupa.options import CoupaSimOptions, SeedSize
 
 SMALL = SeedSize(suppliers=40, projects=8, purchase_orders=30, invoices=160)
 

@@ -8,8 +8,8 @@ import time
 import orjson
 from aiohttp import web
 
-from services.sims.common.server import serve
 from shared.coupa.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
+from simulators.common.server import serve
 
 
 class Receiver:

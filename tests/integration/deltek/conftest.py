@@ -12,12 +12,12 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from services.sims.common.faults import FAULTS_KEY, FaultInjector, FaultPlan
-from services.sims.common.server import serve
-from services.sims.deltek import SeedOptions, SimOptions, create_app
-from services.sims.deltek.state import STATE_KEY, SimState
 from shared.deltek import DeltekClient, DeltekConfig
 from shared.http import Backoff, RetryPolicy
+from simulators.common.faults import FAULTS_KEY, FaultInjector, FaultPlan
+from simulators.common.server import serve
+from simulators.deltek import SeedOptions, SimOptions, create_app
+from simulators.deltek.state import STATE_KEY, SimState
 
 TODAY = date(2026, 6, 15)  # open periods: 202604..202607
 SMALL_SEED = SeedOptions(seed=7, vendors=40, projects=12, today=TODAY)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from services.sims.deltek import SimOptions
+from simulators.deltek import SimOptions
 from tests.integration.deltek.conftest import SMALL_SEED, Sim, SimFactory
 from tests.integration.deltek.test_fidelity import active_vendor, voucher
 

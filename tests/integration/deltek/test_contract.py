@@ -8,7 +8,6 @@ from decimal import Decimal
 
 import pytest
 
-from services.sims.deltek import Credentials, SimOptions
 from shared.deltek import (
     ApBatch,
     ApDetail,
@@ -23,6 +22,7 @@ from shared.deltek import (
     VendorAccounting,
 )
 from shared.http import FatalError, RetriableError
+from simulators.deltek import Credentials, SimOptions
 from tests.integration.deltek.conftest import SMALL_SEED, Sim, SimFactory
 from tests.integration.deltek.test_fidelity import active_vendor
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 from decimal import Decimal
 
-from services.sims.common.faults import FaultInjector
-from services.sims.deltek import Credentials, SeedOptions, SimOptions
-from services.sims.deltek.state import SimState
-from services.sims.deltek.store import Store
+from simulators.common.faults import FaultInjector
+from simulators.deltek import Credentials, SeedOptions, SimOptions
+from simulators.deltek.state import SimState
+from simulators.deltek.store import Store
 from tests.integration.deltek.conftest import SMALL_SEED, Sim, SimFactory
 
 

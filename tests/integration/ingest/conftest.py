@@ -12,13 +12,13 @@ from aiohttp.test_utils import TestClient, TestServer
 from pydantic import SecretStr
 
 from services.ingest.app import create_app as create_ingest
-from services.sims.common.server import serve
-from services.sims.coupa.api import STORE_KEY
-from services.sims.coupa.app import create_app as create_coupa_sim
-from services.sims.coupa.options import CoupaSimOptions, SeedSize
 from shared.coupa import CoupaClient, CoupaClientConfig
+from shared.endpoints import Endpoints
 from shared.settings import IngestTuning, Settings
-from shared.stack import Endpoints
+from simulators.common.server import serve
+from simulators.coupa.api import STORE_KEY
+from simulators.coupa.app import create_app as create_coupa_sim
+from simulators.coupa.options import CoupaSimOptions, SeedSize
 
 CONNECTION = "acme"
 SECRET = "callout-secret-1"

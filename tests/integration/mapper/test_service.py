@@ -13,11 +13,11 @@ from aiohttp.test_utils import TestClient, TestServer
 from services.cli.main import build_parser
 from services.mapper.app import create_app
 from shared.db.pool import create_pool
+from shared.endpoints import Endpoints
 from shared.kafka.envelope import Envelope
 from shared.kafka.producer import Publisher
 from shared.messages import PostApInvoice
 from shared.settings import MapperTuning, Settings
-from shared.stack import Endpoints
 from tests.integration.mapper.conftest import STRANGER, invoice_envelope, seed
 from tests.support import eventually, read_topic
 

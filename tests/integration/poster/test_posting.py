@@ -9,10 +9,10 @@ import orjson
 import pytest
 
 from services.poster.voucher import voucher_number
-from services.sims.deltek.store import Batch
 from shared.kafka.consumer import TransientError
 from shared.kafka.envelope import Envelope
 from shared.messages import INVOICE_POSTED, WRITE_FAILED, batch_name, master_pkey
+from simulators.deltek.store import Batch
 from tests.integration.poster.conftest import (
     PERIOD,
     active_vendor,

@@ -17,10 +17,10 @@ from shared.connections.model import (
 )
 from shared.connections.runtime import StoredConnections
 from shared.connections.store import apply_connections
+from shared.endpoints import Endpoints
 from shared.kafka.producer import Publisher
 from shared.secrets import KeyRing, MasterKey, generate_key
 from shared.settings import Settings
-from shared.stack import Endpoints
 from tests.integration.poster.conftest import (
     CONNECTION,
     active_vendor,

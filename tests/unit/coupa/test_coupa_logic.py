@@ -6,11 +6,11 @@ from datetime import UTC, datetime
 
 import pytest
 
-from services.sims.common.faults import CallWindow, FaultInjector, FaultPlan
-from services.sims.coupa.query import QueryError, matches, parse_filters, sort_records
 from shared.coupa.paging import UpdatedAtPager
 from shared.coupa.signing import sign, verify
 from shared.http.paging import PagingLoopError
+from simulators.common.faults import CallWindow, FaultInjector, FaultPlan
+from simulators.coupa.query import QueryError, matches, parse_filters, sort_records
 
 
 def _rec(record_id: int, stamp: str) -> dict[str, object]:
@@ -131,7 +131,7 @@ def test_sort_ties_fall_back_to_ascending_id():
 def test_cli_flags_become_simulator_options():
     import argparse
 
-    from services.sims.coupa.cli import add_arguments, options_from_args
+    from simulators.coupa.cli import add_arguments, options_from_args
 
     parser = argparse.ArgumentParser()
     add_arguments(parser)

@@ -6,7 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
-from services.sims.deltek.cli import add_arguments, build_options, run
+from simulators.deltek.cli import add_arguments, build_options, run
 
 
 def parse(*argv: str) -> argparse.Namespace:

@@ -7,9 +7,9 @@ from decimal import Decimal
 from typing import Any
 
 from services.mapper.reference import GlAccount, Period, Project, Reference, Vendor
-from services.sims.coupa.records import CAD, GL_ACCOUNTS, USD, Dataset, money
 from shared.connection_settings import ConnectionSettings, MappingSettings
 from shared.messages import InvoiceApproved
+from simulators.coupa.records import CAD, GL_ACCOUNTS, USD, Dataset, money
 
 Json = dict[str, Any]
 NORTHWIND = {"id": 217, "name": "Northwind Survey Services LLC", "number": "V-00217"}

@@ -14,11 +14,11 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from services.mapper.outcome import Mapped, Parked
-from services.mapper.resolve import map_invoice
-from services.sims.coupa.options import SeedSize
-from services.sims.coupa.seed import seed_dataset
+from services.mapper.rules.outcome import Mapped, Parked
+from services.mapper.rules.resolve import map_invoice
 from shared.messages import InvoiceApproved, PostApInvoice
+from simulators.coupa.options import SeedSize
+from simulators.coupa.seed import seed_dataset
 from tests.unit.mapper.builders import SETTINGS
 from tests.unit.mapper.test_properties import _seeded_reference
 

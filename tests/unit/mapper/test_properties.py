@@ -8,15 +8,15 @@ from decimal import Decimal
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from services.mapper.lines import split
-from services.mapper.outcome import Mapped
-from services.mapper.posted import Booked, flag_reason
 from services.mapper.reference import GlAccount, Period, Project, Reference, Vendor
-from services.mapper.resolve import map_invoice
-from services.sims.coupa.options import SeedSize
-from services.sims.coupa.records import GL_ACCOUNTS, PHASES
-from services.sims.coupa.seed import seed_dataset
+from services.mapper.rules.lines import split
+from services.mapper.rules.outcome import Mapped
+from services.mapper.rules.posted import Booked, flag_reason
+from services.mapper.rules.resolve import map_invoice
 from shared.messages import InvoiceApproved
+from simulators.coupa.options import SeedSize
+from simulators.coupa.records import GL_ACCOUNTS, PHASES
+from simulators.coupa.seed import seed_dataset
 from tests.unit.mapper.builders import NORTHWIND_RECORD, SETTINGS, event, invoice, line, reference
 
 CENT = Decimal("0.01")

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from services.mapper.outcome import Mapped, Parked
 from services.mapper.reference import Period
-from services.mapper.resolve import map_invoice
+from services.mapper.rules.outcome import Mapped, Parked
+from services.mapper.rules.resolve import map_invoice
 from tests.unit.mapper.builders import (
     CAD,
     NORTHWIND_RECORD,

@@ -5,8 +5,8 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from services.mapper.outcome import Parked
-from services.mapper.supplier import build_upsert_vendor, tin_type
+from services.mapper.rules.outcome import Parked
+from services.mapper.rules.supplier import build_upsert_vendor, tin_type
 from shared.connection_settings import ConnectionSettings, MappingSettings
 from shared.messages import UpsertVendor
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from services.mapper.outcome import Mapped, Parked
 from services.mapper.reference import Vendor
-from services.mapper.resolve import map_invoice
-from services.mapper.vendor import resolve_vendor
+from services.mapper.rules.outcome import Mapped, Parked
+from services.mapper.rules.resolve import map_invoice
+from services.mapper.rules.vendor import resolve_vendor
 from tests.unit.mapper.builders import (
     NORTHWIND,
     NORTHWIND_RECORD,

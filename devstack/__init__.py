@@ -1,0 +1,1 @@
+"""The local harness: the dev stack, demo, chaos run, driver and independent checker."""

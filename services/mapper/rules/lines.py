@@ -1,0 +1,260 @@
+"""The voucher lines of one invoice: its lines (one per split allocation), charges and tax.
+
+Lines keep Coupa's order. Charges (shipping, handling, misc) go to the GL account the connection
+names for their kind; when it names none, to the account Coupa coded on the charge (resolved like
+a line); when neither exists the invoice parks. Charges listed in ``invoice-charges`` become one
+line each; a header amount with no listed charge becomes one line. Header tax (with line-level
+taxation, the sum Coupa puts in the header) becomes one line on the connection's tax account.
+Zero charges and zero tax make no line. Amounts are ``Decimal``; on a credit note each is
+negative whatever sign Coupa gave it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import ROUND_HALF_EVEN, Decimal
+from typing import Any, Literal
+
+from services.mapper.reference import Reference
+from services.mapper.rules.coding import Coding, named_account, resolve_coding
+from services.mapper.rules.outcome import Problem
+from services.mapper.rules.values import clean, money, objs
+from shared.connection_settings import MappingSettings
+
+Source = Literal["line", "allocation", "charge", "tax"]
+
+# (Coupa charge type, header amount key, settings field, words for a clerk)
+CHARGE_KINDS = (
+    ("InvoiceShippingCharge", "shipping-amount", "shipping_account", "Shipping"),
+    ("InvoiceHandlingCharge", "handling-amount", "handling_account", "Handling"),
+    ("InvoiceMiscCharge", "misc-amount", "misc_account", "Miscellaneous charge"),
+)
+
+
+@dataclass(frozen=True)
+class Draft:
+    """A voucher line before numbering; ``coding`` is None when its account did not resolve."""
+
+    description: str
+    amount: Decimal
+    source: Source
+    coding: Coding | None
+    po_number: str | None = None
+    coupa_line_id: int | None = None
+
+
+def signed(amount: Decimal, credit: bool) -> Decimal:
+    return -abs(amount) if credit else amount
+
+
+def split(total: Decimal, weights: Sequence[Decimal], quantum: Decimal) -> list[Decimal]:
+    """``total`` shared in proportion to ``weights``, rounded to ``quantum``; exact in sum.
+
+    Every share but the last is rounded; the last takes what is left, so the parts always add up
+    to the total to the cent, which Deltek's batch total needs.
+    """
+    whole = sum(weights, Decimal(0))
+    if whole == 0:
+        raise ValueError("allocation percentages add up to zero")
+    shares = [(total * w / whole).quantize(quantum, ROUND_HALF_EVEN) for w in weights[:-1]]
+    return [*shares, total - sum(shares, Decimal(0))]
+
+
+def build_lines(
+    invoice: dict[str, Any],
+    purchase_orders: list[dict[str, Any]],
+    settings: MappingSettings,
+    ref: Reference,
+    *,
+    credit: bool,
+    quantum: Decimal,
+) -> tuple[list[Draft], list[Problem]]:
+    """Every voucher line of ``invoice`` and every problem met on the way (all of them)."""
+    problems: list[Problem] = []
+    po_by_line = _po_numbers_by_order_line(purchase_orders)
+    drafts: list[Draft] = []
+    for index, line in enumerate(objs(invoice.get("invoice-lines"), "invoice-lines"), start=1):
+        drafts += _invoice_line(line, index, po_by_line, settings, ref, credit, quantum, problems)
+    drafts += _charges(invoice, settings, ref, credit, problems)
+    drafts += _tax(invoice, settings, ref, credit, problems)
+    return drafts, problems
+
+
+def _po_numbers_by_order_line(purchase_orders: list[dict[str, Any]]) -> dict[str, str]:
+    found: dict[str, str] = {}
+    for po in purchase_orders:
+        number = clean(po.get("po-number"))
+        for order_line in objs(po.get("order-lines"), "order-lines"):
+            line_id = clean(order_line.get("id"))
+            po_number = clean(order_line.get("order-header-number")) or number
+            if line_id and po_number:
+                found[line_id] = po_number
+    return found
+
+
+def _coded(
+    account: object,
+    settings: MappingSettings,
+    ref: Reference,
+    where: str,
+    problems: list[Problem],
+) -> Coding | None:
+    if not account:
+        problems.append(Problem("Coupa gives no account", where=where))
+        return None
+    if not isinstance(account, dict):
+        problems.append(Problem("Coupa gives an account that is not an object", where=where))
+        return None
+    coding = resolve_coding(account, settings, ref)
+    if isinstance(coding, Coding):
+        return coding
+    problems += [Problem(p.reason, p.waiting_for, where) for p in coding]
+    return None
+
+
+def _invoice_line(
+    line: dict[str, Any],
+    index: int,
+    po_by_line: dict[str, str],
+    settings: MappingSettings,
+    ref: Reference,
+    credit: bool,
+    quantum: Decimal,
+    problems: list[Problem],
+) -> list[Draft]:
+    where = f"line {clean(line.get('line-num')) or index}"
+    description = clean(line.get("description")) or where.capitalize()
+    line_id = line.get("id") if isinstance(line.get("id"), int) else None
+    po_number = (
+        clean(line.get("po-number"))
+        or clean(line.get("order-header-num"))
+        or po_by_line.get(clean(line.get("order-line-id")) or "")
+    )
+    total = money(line.get("total"))
+    if total is None:
+        problems.append(Problem("Coupa gives no line total", where=where))
+        return []
+    total = signed(total, credit)
+    allocations = objs(line.get("account-allocations"), "account-allocations")
+    if not allocations:
+        coding = _coded(line.get("account"), settings, ref, where, problems)
+        return [Draft(description, total, "line", coding, po_number, line_id)]
+    amounts = _allocation_amounts(allocations, total, credit, quantum, where, problems)
+    return [
+        Draft(
+            description,
+            amount,
+            "allocation",
+            _coded(allocation.get("account"), settings, ref, where, problems),
+            po_number,
+            line_id,
+        )
+        for allocation, amount in zip(allocations, amounts, strict=True)
+    ]
+
+
+def _allocation_amounts(
+    allocations: list[dict[str, Any]],
+    total: Decimal,
+    credit: bool,
+    quantum: Decimal,
+    where: str,
+    problems: list[Problem],
+) -> list[Decimal]:
+    """Coupa's allocation amounts, or shares by ``pct`` when amounts are missing; they must add
+    up to the line total exactly."""
+    given = [money(a.get("amount")) for a in allocations]
+    if all(amount is not None for amount in given):
+        amounts = [signed(amount, credit) for amount in given if amount is not None]
+    else:
+        weights = [money(a.get("pct")) or Decimal(0) for a in allocations]
+        try:
+            amounts = split(total, weights, quantum)
+        except ValueError:
+            problems.append(Problem("Coupa's split allocations carry no amounts", where=where))
+            return [Decimal(0)] * len(allocations)
+    added = sum(amounts, Decimal(0))
+    if added != total:
+        problems.append(
+            Problem(
+                f"Coupa's split allocations add up to {added}, not the line total {total}",
+                where=where,
+            )
+        )
+    return amounts
+
+
+def _charges(
+    invoice: dict[str, Any],
+    settings: MappingSettings,
+    ref: Reference,
+    credit: bool,
+    problems: list[Problem],
+) -> list[Draft]:
+    listed = objs(invoice.get("invoice-charges"), "invoice-charges")
+    drafts: list[Draft] = []
+    for kind, header_key, setting, words in CHARGE_KINDS:
+        charges = [c for c in listed if c.get("type") == kind]
+        if not charges:
+            header = money(invoice.get(header_key))
+            charges = [{"total": header}] if header else []
+        for charge in charges:
+            amount = money(charge.get("total"))
+            if not amount:
+                continue
+            where = words.lower()
+            named: str | None = getattr(settings, setting)
+            if named is not None:
+                coding = _named(named, setting, ref, problems)
+            elif charge.get("account"):
+                coding = _coded(charge["account"], settings, ref, where, problems)
+            else:
+                coding = None
+                problems.append(
+                    Problem(
+                        f"The connection names no Deltek account for {where} "
+                        f"(mapping.{setting}) and Coupa codes none on the charge",
+                        {"kind": "setting", "coupa_value": f"mapping.{setting}"},
+                    )
+                )
+            description = clean(charge.get("description")) or words
+            drafts.append(Draft(description, signed(amount, credit), "charge", coding))
+    return drafts
+
+
+def _named(account: str, setting: str, ref: Reference, problems: list[Problem]) -> Coding | None:
+    coding = named_account(account, setting, ref)
+    if isinstance(coding, Problem):
+        problems.append(coding)
+        return None
+    return coding
+
+
+def _tax(
+    invoice: dict[str, Any],
+    settings: MappingSettings,
+    ref: Reference,
+    credit: bool,
+    problems: list[Problem],
+) -> list[Draft]:
+    tax = money(invoice.get("tax-amount"))
+    if tax is None and invoice.get("line-level-taxation"):
+        lines = objs(invoice.get("invoice-lines"), "invoice-lines")
+        line_taxes = [money(line.get("tax-amount")) for line in lines]
+        tax = sum((t for t in line_taxes if t is not None), Decimal(0))
+    if not tax:
+        return []
+    coding = None
+    if settings.tax_account is None:
+        problems.append(
+            Problem(
+                "The connection names no Deltek account for tax (mapping.tax_account)",
+                {"kind": "setting", "coupa_value": "mapping.tax_account"},
+            )
+        )
+    else:
+        coding = _named(settings.tax_account, "tax_account", ref, problems)
+    rate = clean(invoice.get("tax-rate"))
+    description = f"Tax {rate}%" if rate else "Tax"
+    return [Draft(description, signed(tax, credit), "tax", coding)]

@@ -1,0 +1,98 @@
+"""Which Deltek vendor a Coupa supplier is: explicit map, then vendor number, tax id, exact name.
+
+The first rule that finds something decides; a later rule never overrides an earlier one, so an
+inactive vendor found by number parks the invoice rather than falling through to a name match
+that may be another firm. A tax id or name shared by several vendors picks the only active one
+if there is exactly one, else parks as ambiguous: guessing a payee is worse than waiting.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from services.mapper.reference import Reference, Vendor, norm_name, norm_tax_id
+from services.mapper.rules.outcome import Problem
+from services.mapper.rules.values import clean
+
+
+def supplier_label(invoice_supplier: dict[str, Any]) -> str:
+    """How a clerk knows the supplier: its Coupa number, else its id."""
+    return str(invoice_supplier.get("number") or invoice_supplier.get("id") or "?")
+
+
+def supplier_id(invoice: dict[str, Any]) -> str | None:
+    """The Coupa id of the supplier an invoice names; None when it names none as an object."""
+    named = invoice.get("supplier")
+    return clean(named.get("id")) if isinstance(named, dict) else None
+
+
+def resolve_vendor(
+    invoice_supplier: dict[str, Any] | None,
+    supplier: dict[str, Any] | None,
+    ref: Reference,
+) -> Vendor | Problem:
+    """The Deltek vendor for the invoice's supplier, or why there is none usable.
+
+    ``invoice_supplier`` is the (often shallow) supplier object on the invoice; ``supplier`` is
+    the full Coupa supplier record, when one was received, and is where the tax id comes from.
+    """
+    if not invoice_supplier:
+        return Problem("The Coupa invoice names no supplier")
+    coupa_id = clean(invoice_supplier.get("id"))
+    number = clean(invoice_supplier.get("number"))
+    name = clean(invoice_supplier.get("name")) or clean((supplier or {}).get("name"))
+    label = f"Coupa supplier {supplier_label(invoice_supplier)}"
+    if name:
+        label += f" ({name})"
+    wait = {"kind": "supplier", "coupa_value": coupa_id or number or "", "label": label}
+
+    explicit = ref.mapped("supplier", coupa_id, number)
+    if explicit is not None:
+        vendor = ref.vendors_by_number.get(explicit) or ref.vendors_by_client.get(explicit)
+        if vendor is None:
+            return Problem(
+                f"{label} is mapped to Deltek vendor {explicit}, which is not in the Deltek "
+                "vendor list",
+                wait,
+            )
+        return _usable(vendor, label, wait)
+    if number and (vendor := ref.vendors_by_number.get(number)) is not None:
+        return _usable(vendor, label, wait)
+    tax_id = norm_tax_id(clean((supplier or {}).get("tax-id")))
+    for rule, key, index in (
+        ("tax id", tax_id, ref.vendors_by_tax_id),
+        ("name", norm_name(name), ref.vendors_by_name),
+    ):
+        if key is None or key not in index:
+            continue
+        found = _single(index[key])
+        if isinstance(found, Vendor):
+            return _usable(found, label, wait)
+        names = ", ".join(f"{v.vendor or v.client_id} {v.name}" for v in found)
+        return Problem(
+            f"{label} matches {len(found)} Deltek vendors by {rule} ({names}); map it explicitly",
+            wait,
+        )
+    return Problem(f"{label} has no Deltek vendor", wait)
+
+
+def _single(vendors: tuple[Vendor, ...]) -> Vendor | tuple[Vendor, ...]:
+    if len(vendors) == 1:
+        return vendors[0]
+    active = [v for v in vendors if v.active]
+    return active[0] if len(active) == 1 else vendors
+
+
+def _usable(vendor: Vendor, label: str, wait: dict[str, str]) -> Vendor | Problem:
+    if not vendor.active:
+        return Problem(
+            f"Deltek vendor {vendor.vendor or vendor.client_id} ({vendor.name}) for {label} "
+            "is inactive",
+            wait,
+        )
+    if not vendor.vendor:
+        return Problem(
+            f"Deltek firm {vendor.name} for {label} is not set up as a vendor (no vendor number)",
+            wait,
+        )
+    return vendor

@@ -1,8 +1,0 @@
-"""Deltek Vantagepoint simulator: ``create_app(options)`` for tests, ``cli`` for the shell."""
-
-from __future__ import annotations
-
-from services.sims.deltek.app import create_app
-from services.sims.deltek.options import Credentials, SeedOptions, SimOptions
-
-__all__ = ["Credentials", "SeedOptions", "SimOptions", "create_app"]

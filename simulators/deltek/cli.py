@@ -1,0 +1,74 @@
+"""``connector sim deltek``: run the Vantagepoint simulator from the command line."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+from pathlib import Path
+
+from simulators.common.faults import FaultPlan
+from simulators.common.server import serve_forever
+from simulators.deltek.app import create_app
+from simulators.deltek.options import Credentials, SeedOptions, SimOptions
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Flags for host, port, strict credentials, seed data and the fault plan."""
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8092)
+    parser.add_argument("--instance", default="", help="serve under /{instance}/api")
+    parser.add_argument(
+        "--strict",
+        action="store_true",
+        help="accept only the configured client id, secret, user, password and database",
+    )
+    defaults = Credentials()
+    for name in Credentials.model_fields:
+        parser.add_argument(f"--{name.replace('_', '-')}", default=getattr(defaults, name))
+    parser.add_argument(
+        "--no-password-grant", action="store_true", help="refuse the password grant"
+    )
+    parser.add_argument("--token-lifetime", type=int, default=1799, help="seconds")
+    parser.add_argument("--restricted-role", action="store_true", help="amounts read as zero")
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--vendors", type=int, default=300)
+    parser.add_argument("--projects", type=int, default=40)
+    parser.add_argument("--options", help="JSON file with any SimOptions (overrides the flags)")
+    parser.add_argument("--faults", help="fault plan as JSON text or a path to a JSON file")
+
+
+def _json_arg(value: str) -> str:
+    path = Path(value)
+    return path.read_text() if not value.lstrip().startswith("{") and path.is_file() else value
+
+
+def build_options(args: argparse.Namespace) -> SimOptions:
+    options = SimOptions(
+        instance=args.instance,
+        strict_credentials=args.strict,
+        credentials=Credentials(**{name: getattr(args, name) for name in Credentials.model_fields}),
+        password_grant_enabled=not args.no_password_grant,
+        token_lifetime_seconds=args.token_lifetime,
+        restricted_role=args.restricted_role,
+        seed=SeedOptions(seed=args.seed, vendors=args.vendors, projects=args.projects),
+    )
+    if args.options:
+        overrides = json.loads(_json_arg(args.options))
+        options = SimOptions.model_validate({**options.model_dump(), **overrides})
+    return options
+
+
+def run(args: argparse.Namespace) -> int:
+    """Serve until interrupted; exit code 2 when the options or fault plan do not validate."""
+    try:
+        options = build_options(args)
+        faults = FaultPlan.model_validate_json(_json_arg(args.faults)) if args.faults else None
+    except (ValueError, OSError) as exc:  # ValidationError and bad JSON are ValueErrors
+        print(f"invalid simulator options: {exc}")
+        return 2
+    app = create_app(options, faults)
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(serve_forever(app, args.host, args.port))
+    return 0
