@@ -20,7 +20,8 @@ from devstack.chaos_keys import RotationOutcome
 from devstack.checker import Verdict, judge, supplier_map
 from devstack.driver import deltek_batches
 from devstack.supervisor import SIM_CONNECTION, Stack
-from shared.messages import batch_name, invoice_job_id
+from shared.deltek.keys import batch_name
+from shared.messages import invoice_job_id
 
 _END_EVENTS = frozenset({"posted", "parked", "flagged", "failed"})
 

@@ -15,7 +15,8 @@ from typing import Any
 
 import asyncpg
 
-from shared.messages import batch_name, invoice_job_id
+from shared.deltek.keys import batch_name
+from shared.messages import invoice_job_id
 
 
 @dataclass

@@ -17,8 +17,6 @@ from itertools import cycle
 from pydantic import SecretStr
 
 from devstack.supervisor import SIM_CONNECTION, Stack
-from services.mapper.repository import upsert_mappings
-from services.poster.reference import refresh
 from shared.connection_settings import MappingSettings
 from shared.connections.model import (
     Connection,
@@ -31,6 +29,8 @@ from shared.connections.store import apply_connections
 from shared.coupa.client import CoupaClient
 from shared.db.pool import Pool, create_pool
 from shared.deltek.client import DeltekClient
+from shared.mappings import upsert_mappings
+from shared.reference.refresh import refresh
 from shared.secrets import KeyRing, MasterKey
 
 log = logging.getLogger(__name__)

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from shared.db.pool import Connection
-
 _SETTINGS = ConfigDict(frozen=True, extra="forbid")
 
 
@@ -63,29 +61,3 @@ class ConnectionSettings(BaseModel):
     name: str
     mapping: MappingSettings = MappingSettings()
     deltek: DeltekPostingSettings = DeltekPostingSettings()
-
-
-async def load_connection_settings(conn: Connection, name: str) -> ConnectionSettings | None:
-    """The stored connection's ``mapping`` and posting settings; None if no such connection.
-
-    Reads the ``connections`` table's JSON directly, without secrets, so a service that only
-    maps (no Coupa or Deltek calls) needs no master key. Keys of the stored ``deltek`` section
-    that are not posting settings (tenant URL, user...) are left out.
-    """
-    row = await conn.fetchrow(
-        "SELECT settings->'mapping' AS mapping, settings->'deltek' AS deltek "
-        "FROM connections WHERE name = $1",
-        name,
-    )
-    if row is None:
-        return None
-    deltek = {
-        key: value
-        for key, value in (row["deltek"] or {}).items()
-        if key in DeltekPostingSettings.model_fields
-    }
-    return ConnectionSettings(
-        name=name,
-        mapping=MappingSettings.model_validate(row["mapping"] or {}),
-        deltek=DeltekPostingSettings.model_validate(deltek),
-    )

@@ -7,7 +7,6 @@ an ``Envelope`` whose ``schema`` names it. Money is ``Decimal`` and travels as a
 from __future__ import annotations
 
 import hashlib
-import uuid
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Literal
@@ -26,8 +25,17 @@ WRITE_FAILED = "WriteFailed"
 VendorOutcome = Literal["created", "linked", "updated", "unchanged"]
 
 _FROZEN = ConfigDict(frozen=True)
-# uuid5 namespace for every Deltek key we derive; changing it would break duplicate detection.
-_NAMESPACE = uuid.UUID("5b3f4f8e-6a55-4c1e-9d1a-0c0ffee0d3e1")
+
+
+def content_hash(model: BaseModel, *, exclude: set[str]) -> str:
+    """A hash of what a command asks of Deltek, for "already done" and "changed after post".
+
+    Fields at their default value (and so every optional field not set) are left out, at any
+    depth: adding an optional field to a command leaves the hash of every earlier command as it
+    was, instead of making every job already posted look changed.
+    """
+    body = model.model_dump(mode="json", exclude=exclude, exclude_defaults=True)
+    return hashlib.sha256(orjson.dumps(body, option=orjson.OPT_SORT_KEYS)).hexdigest()
 
 
 class InvoiceApproved(BaseModel):
@@ -87,8 +95,7 @@ class PostApInvoice(BaseModel):
 
     def content_hash(self) -> str:
         """What makes this voucher what it is; a different hash for a posted job means "changed"."""
-        body = self.model_dump(mode="json", exclude={"coupa_version", "approved_at"})
-        return hashlib.sha256(orjson.dumps(body, option=orjson.OPT_SORT_KEYS)).hexdigest()
+        return content_hash(self, exclude={"coupa_version", "approved_at"})
 
 
 class VendorAddress(BaseModel):
@@ -134,8 +141,7 @@ class UpsertVendor(BaseModel):
 
     def content_hash(self) -> str:
         """What the firm should hold; an equal hash for a synced job means "nothing to write"."""
-        body = self.model_dump(mode="json", exclude={"coupa_version"})
-        return hashlib.sha256(orjson.dumps(body, option=orjson.OPT_SORT_KEYS)).hexdigest()
+        return content_hash(self, exclude={"coupa_version"})
 
 
 class InvoicePosted(BaseModel):
@@ -184,21 +190,3 @@ def invoice_job_id(connection: str, coupa_id: int | str) -> str:
 
 def supplier_job_id(connection: str, coupa_id: int | str) -> str:
     return f"{connection}:supplier:{coupa_id}"
-
-
-def batch_name(job_id: str) -> str:
-    """A Deltek ``Batch`` derived from the job alone, at most 32 characters (deltek-api §3.C).
-
-    ``CP`` + 30 hex characters of a hash: stable across retries, replays and posters, distinct
-    across connections that share a Deltek tenant.
-    """
-    return "CP" + hashlib.sha256(job_id.encode()).hexdigest()[:30].upper()
-
-
-def master_pkey(job_id: str) -> str:
-    """The voucher's ``MasterPKey``: 32 hex characters, the same for every attempt."""
-    return uuid.uuid5(_NAMESPACE, job_id).hex
-
-
-def line_pkey(job_id: str, seq: int) -> str:
-    return uuid.uuid5(_NAMESPACE, f"{job_id}:{seq}").hex

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from shared.db.pool import Connection
@@ -39,6 +40,18 @@ def coupa_version(payload: dict[str, Any], kind: str) -> str:
     body = payload.get(kind)
     source = body if isinstance(body, dict) else payload
     return str(source.get("updated-at") or source.get("updated_at") or "")
+
+
+def is_newer(version: str, than: str) -> bool:
+    """Versions are Coupa ``updated-at`` stamps: compared as instants when both parse with an
+    offset (or both without one), as text otherwise, so any two versions have an order."""
+    try:
+        a, b = datetime.fromisoformat(version.strip()), datetime.fromisoformat(than.strip())
+    except ValueError:
+        return version > than
+    if (a.tzinfo is None) != (b.tzinfo is None):
+        return version > than
+    return a > b
 
 
 def _parse_key(key: str) -> tuple[str, str, str]:

@@ -18,12 +18,13 @@ import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from services.mapper import repository as repo
 from services.mapper.coverage import coverage
-from services.mapper.reference import Reference
-from shared.connection_settings import load_connection_settings
+from shared.connections.store import load_connection_settings
 from shared.db.pool import Connection, create_pool
 from shared.endpoints import resolve_database_url
+from shared.mappings import read_mappings, upsert_mappings
+from shared.reference.cache import load_reference
+from shared.reference.view import Reference
 from shared.settings import Settings
 
 KINDS = {"suppliers": "supplier", "accounts": "account", "projects": "project"}
@@ -119,11 +120,11 @@ async def import_maps(conn: Connection, args: argparse.Namespace) -> int:
         for problem in exc.problems:
             print(f"  {problem}", file=sys.stderr)
         return 2
-    ref = await repo.load_reference(conn, args.connection)
+    ref = await load_reference(conn, args.connection)
     for coupa, deltek in rows:
         if not _known(ref, kind, deltek):
             print(f"warning: {deltek} (for {coupa}) is not in the Deltek {args.kind} cache")
-    counts = await repo.upsert_mappings(conn, args.connection, kind, rows)
+    counts = await upsert_mappings(conn, args.connection, kind, rows)
     print(
         f"{args.connection} {args.kind}: {counts.added} added, {counts.changed} changed, "
         f"{counts.unchanged} unchanged"
@@ -143,7 +144,7 @@ async def export_maps(conn: Connection, args: argparse.Namespace) -> int:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(HEADER)
-    writer.writerows(await repo.read_mappings(conn, args.connection, KINDS[args.kind]))
+    writer.writerows(await read_mappings(conn, args.connection, KINDS[args.kind]))
     if args.output is None:
         sys.stdout.write(out.getvalue())
     else:

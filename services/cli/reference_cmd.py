@@ -1,6 +1,6 @@
 """``connector reference refresh NAME``: pull one connection's Deltek reference data now.
 
-The same refresh the poster runs on its schedule (``services.poster.reference``): vendors, GL
+The same refresh the poster runs on its schedule (``shared.reference.refresh``): vendors, GL
 accounts, projects with phases and tasks, and periods replace the cached rows, then the mapper
 is notified so records parked for want of them are tried again.
 """
@@ -11,13 +11,14 @@ import argparse
 
 from services.cli.connections_cmd import run_guarded, say
 from services.cli.db_cmd import database
-from services.poster.reference import KINDS, refresh
 from shared.connections.store import load_connection
 from shared.db.pool import create_pool
 from shared.deltek import DeltekClient
 from shared.endpoints import resolve_database_url
 from shared.http import HttpError
 from shared.logs import configure_logging
+from shared.reference.cache import KINDS
+from shared.reference.refresh import refresh
 from shared.secrets import KeyRing
 from shared.settings import Settings
 

@@ -13,10 +13,11 @@ import base64
 import binascii
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 
 import orjson
 from aiohttp import web
+from aiohttp.typedefs import Handler
 from aiohttp.web_protocol import RequestPayloadError
 from asyncpg import DataError
 from prometheus_client import Counter
@@ -30,8 +31,6 @@ from shared.db.pool import Pool
 from shared.outages import OUTAGES
 
 log = logging.getLogger(__name__)
-
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 class CalloutRoutes:

@@ -13,7 +13,8 @@ from services.mapper.handler import mapper_handler
 from services.mapper.metrics import MapperMetrics
 from services.mapper.resume import ResumeLoop
 from services.mapper.workflow import MapperDeps, SettingsFor
-from shared.connection_settings import ConnectionSettings, load_connection_settings
+from shared.connection_settings import ConnectionSettings
+from shared.connections.store import load_connection_settings
 from shared.db.pool import Pool
 from shared.endpoints import Endpoints
 from shared.service.app import (

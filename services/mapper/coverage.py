@@ -17,6 +17,7 @@ from services.mapper.rules.vendor import resolve_vendor, supplier_id
 from services.mapper.workflow import invoice_event, supplier_event
 from shared.connection_settings import ConnectionSettings
 from shared.db.pool import Connection
+from shared.reference.cache import load_reference
 
 
 @dataclass
@@ -41,7 +42,7 @@ class Coverage:
 
 
 async def coverage(conn: Connection, settings: ConnectionSettings) -> Coverage:
-    ref = await repo.load_reference(conn, settings.name)
+    ref = await load_reference(conn, settings.name)
     records = await repo.latest_invoices(conn, settings.name)
     gaps: dict[tuple[str, str], Gap] = {}
     for record in records:

@@ -11,27 +11,25 @@ and otherwise only kept.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
 
-from services.mapper.repository import notify_mappings
 from services.mapper.workflow import SERVICE, MapperDeps, Trigger, settle
+from shared.kafka.consumer import MessageHandler
 from shared.kafka.envelope import Coordinates, Envelope
+from shared.mappings import notify_changed
 from shared.messages import INVOICE_APPROVED, SUPPLIER_CHANGED
 from shared.records import record_received
 
 log = logging.getLogger(__name__)
 
-Handler = Callable[[Envelope, Coordinates], Awaitable[None]]
 
-
-def mapper_handler(deps: MapperDeps) -> Handler:
+def mapper_handler(deps: MapperDeps) -> MessageHandler:
     """The handler for ``coupa.invoices`` and ``coupa.suppliers``."""
 
     async def handle(envelope: Envelope, coords: Coordinates) -> None:
         async with deps.pool.acquire() as conn:
             record_id, created = await record_received(conn, envelope, coords, service=SERVICE)
             if envelope.schema_name == SUPPLIER_CHANGED and created:
-                await notify_mappings(conn, envelope.connection)
+                await notify_changed(conn, envelope.connection)
         if envelope.schema_name == SUPPLIER_CHANGED:
             settings = await deps.settings_for(envelope.connection)
             if settings is None or not settings.mapping.create_vendors:

@@ -7,59 +7,11 @@ from typing import Any, get_args
 
 from pydantic import ValidationError
 
-from services.mapper.reference import GlAccount, Period, Project, Reference, Vendor
 from services.mapper.rules.posted import Booked
 from shared.db.pool import Connection
 from shared.kafka.envelope import Source
+from shared.ledger import BOOKED_STATES, read_entry
 from shared.messages import PostApInvoice
-
-CHANNEL = "connector_mappings"
-_BOOKED_STATES = ("claimed", "entered", "posted")
-
-
-async def load_reference(conn: Connection, connection: str) -> Reference:
-    """Everything resolution checks against, for one connection, in one consistent snapshot."""
-    async with conn.transaction():
-        vendors = await conn.fetch(
-            "SELECT client_id, vendor, name, status, tax_id FROM deltek_vendors "
-            "WHERE connection = $1",
-            connection,
-        )
-        accounts = await conn.fetch(
-            "SELECT account, name, status, type FROM deltek_accounts WHERE connection = $1",
-            connection,
-        )
-        projects = await conn.fetch(
-            "SELECT wbs1, wbs2, wbs3, name, status, charge_type, sub_level FROM deltek_projects "
-            "WHERE connection = $1",
-            connection,
-        )
-        # A period without dates in the cache is its calendar month (YYYYMM).
-        periods = await conn.fetch(
-            """SELECT period,
-                      COALESCE(starts_on, to_date(period::text, 'YYYYMM')) AS starts_on,
-                      COALESCE(ends_on, (to_date(period::text, 'YYYYMM')
-                                         + interval '1 month - 1 day')::date) AS ends_on
-                 FROM deltek_periods WHERE connection = $1 AND NOT closed""",
-            connection,
-        )
-        maps = await conn.fetch(
-            "SELECT kind, coupa_value, deltek_value FROM mappings WHERE connection = $1",
-            connection,
-        )
-    by_kind: dict[str, dict[str, str]] = {}
-    for row in maps:
-        by_kind.setdefault(row["kind"], {})[row["coupa_value"]] = row["deltek_value"]
-    return Reference.build(
-        vendors=[Vendor(**dict(row)) for row in vendors],
-        accounts=[GlAccount(**dict(row)) for row in accounts],
-        projects=[
-            Project(**{**dict(row), "wbs2": row["wbs2"].strip(), "wbs3": row["wbs3"].strip()})
-            for row in projects
-        ],
-        open_periods=[Period(**dict(row)) for row in periods],
-        maps=by_kind,
-    )
 
 
 async def latest_supplier(
@@ -77,60 +29,6 @@ async def latest_supplier(
         return None
     inner = payload.get("supplier")
     return inner if isinstance(inner, dict) else payload
-
-
-@dataclass(frozen=True)
-class UpsertCounts:
-    added: int
-    changed: int
-    unchanged: int
-
-
-async def upsert_mappings(
-    conn: Connection,
-    connection: str,
-    kind: str,
-    rows: list[tuple[str, str]],
-    *,
-    source: str = "import",
-) -> UpsertCounts:
-    """Insert or update explicit maps and wake parked records, atomically.
-
-    The NOTIFY is sent inside the transaction, so Postgres delivers it only on commit.
-    """
-    async with conn.transaction():
-        written = await conn.fetch(
-            """INSERT INTO mappings (connection, kind, coupa_value, deltek_value, source)
-               SELECT $1, $2, c, d, $5 FROM unnest($3::text[], $4::text[]) AS t(c, d)
-               ON CONFLICT (connection, kind, coupa_value) DO UPDATE
-                  SET deltek_value = EXCLUDED.deltek_value, source = EXCLUDED.source,
-                      updated_at = now()
-                WHERE mappings.deltek_value IS DISTINCT FROM EXCLUDED.deltek_value
-               RETURNING (xmax = 0) AS added""",
-            connection,
-            kind,
-            [c for c, _ in rows],
-            [d for _, d in rows],
-            source,
-        )
-        await notify_mappings(conn, connection)
-    added = sum(1 for row in written if row["added"])
-    return UpsertCounts(added, len(written) - added, len(rows) - len(written))
-
-
-async def notify_mappings(conn: Connection, connection: str) -> None:
-    """Tell the mapper's resume loop that maps or reference data of ``connection`` changed."""
-    await conn.execute("SELECT pg_notify($1, $2)", CHANNEL, connection)
-
-
-async def read_mappings(conn: Connection, connection: str, kind: str) -> list[tuple[str, str]]:
-    rows = await conn.fetch(
-        """SELECT coupa_value, deltek_value FROM mappings
-            WHERE connection = $1 AND kind = $2 ORDER BY coupa_value""",
-        connection,
-        kind,
-    )
-    return [(row["coupa_value"], row["deltek_value"]) for row in rows]
 
 
 @dataclass(frozen=True)
@@ -178,21 +76,18 @@ async def booked_job(conn: Connection, job_id: str) -> Booked | None:
 
     The ledger decides; records in ``posting``/``posted`` stand in when it has no row.
     """
-    ledger = await conn.fetchrow(
-        "SELECT content_hash, voucher, period, state FROM posting_ledger WHERE job_id = $1",
-        job_id,
-    )
+    entry = await read_entry(conn, job_id)
     rows = await conn.fetch(
         """SELECT command, state FROM records
             WHERE job_id = $1 AND command IS NOT NULL ORDER BY updated_at DESC, id DESC""",
         job_id,
     )
     commands = [(c, row["state"]) for row in rows if (c := _command(row["command"])) is not None]
-    if ledger is not None:
-        if ledger["state"] not in _BOOKED_STATES:
+    if entry is not None:
+        if entry.state not in BOOKED_STATES:
             return None
-        sent = next((c for c, _ in commands if c.content_hash() == ledger["content_hash"]), None)
-        return Booked(ledger["content_hash"], ledger["voucher"], ledger["period"], sent)
+        sent = next((c for c, _ in commands if c.content_hash() == entry.content_hash), None)
+        return Booked(entry.content_hash, entry.refs.voucher, entry.refs.period, sent)
     posted = next((c for c, state in commands if state in ("posting", "posted")), None)
     if posted is None:
         return None

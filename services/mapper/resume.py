@@ -20,6 +20,7 @@ import asyncpg
 
 from services.mapper import repository as repo
 from services.mapper.workflow import MapperDeps, Trigger, settle
+from shared.mappings import CHANNEL
 from shared.service.waiting import wait_for_event
 
 log = logging.getLogger(__name__)
@@ -70,7 +71,7 @@ class ResumeLoop:
             return
         try:
             listener = await asyncpg.connect(self._database_url)
-            await listener.add_listener(repo.CHANNEL, self._notified)
+            await listener.add_listener(CHANNEL, self._notified)
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
             log.warning("cannot LISTEN for mapping changes yet", extra={"error": repr(exc)})
             self._listener = None

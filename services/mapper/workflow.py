@@ -19,7 +19,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -29,11 +29,11 @@ from services.mapper.rules.outcome import Mapped, MapResult, Parked
 from services.mapper.rules.posted import flag_reason
 from services.mapper.rules.resolve import map_invoice
 from services.mapper.rules.supplier import build_upsert_vendor
-from services.mapper.rules.values import timestamp
 from services.mapper.rules.vendor import supplier_id
 from shared.connection_settings import ConnectionSettings
 from shared.db.pool import Connection, Pool
 from shared.kafka.envelope import Coordinates, Envelope, Source
+from shared.kafka.producer import Publishes
 from shared.kafka.topics import Topics
 from shared.messages import (
     POST_AP_INVOICE,
@@ -44,7 +44,8 @@ from shared.messages import (
     UpsertVendor,
     invoice_job_id,
 )
-from shared.records import transition
+from shared.records import is_newer, transition
+from shared.reference.cache import load_reference
 
 log = logging.getLogger(__name__)
 
@@ -52,12 +53,6 @@ SERVICE = "mapper"
 SettingsFor = Callable[[str], Awaitable[ConnectionSettings | None]]
 _OPEN_STATES = ("received", "parked", "mapped")
 _SCHEMAS = {"invoice": POST_AP_INVOICE, "supplier": UPSERT_VENDOR}
-
-
-class CommandSink(Protocol):
-    """Where commands go; the Kafka ``Publisher`` in the service, a list in unit tests."""
-
-    async def publish(self, topic: str, envelope: Envelope) -> None: ...
 
 
 def _utc_now() -> datetime:
@@ -69,7 +64,7 @@ class MapperDeps:
     """Everything the mapper's logic touches, passed in so tests can pass their own."""
 
     pool: Pool
-    publisher: CommandSink
+    publisher: Publishes
     topics: Topics
     settings_for: SettingsFor
     metrics: MapperMetrics | None = None
@@ -93,14 +88,6 @@ def invoice_event(payload: dict[str, Any]) -> InvoiceApproved:
         return InvoiceApproved.model_validate(payload)
     invoice = {k: v for k, v in payload.items() if k != "purchase_orders"}
     return InvoiceApproved(invoice=invoice, purchase_orders=payload.get("purchase_orders") or [])
-
-
-def is_newer(version: str, than: str) -> bool:
-    """Versions are Coupa ``updated-at`` stamps; compared as instants when both parse."""
-    a, b = timestamp(version), timestamp(than)
-    if a is not None and b is not None and (a.tzinfo is None) == (b.tzinfo is None):
-        return a > b
-    return version > than
 
 
 def supplier_event(payload: dict[str, Any]) -> dict[str, Any]:
@@ -213,7 +200,7 @@ async def _map(
             ),
             event,
         )
-    ref = await repo.load_reference(conn, record.connection)
+    ref = await load_reference(conn, record.connection)
     supplier = await repo.latest_supplier(conn, record.connection, supplier_id(event.invoice) or "")
     return map_invoice(event, settings, ref, supplier), event
 

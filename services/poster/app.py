@@ -18,7 +18,7 @@ from services.poster.jobs import DeltekConnections, PosterDeps
 from services.poster.metrics import PosterMetrics
 from services.poster.refresher import ReferenceRefresher
 from shared.endpoints import Endpoints
-from shared.kafka.consumer import Handler
+from shared.kafka.consumer import MessageHandler
 from shared.service.app import METRICS, POOL, PUBLISHER, add_background_loop, base_app
 from shared.service.connections import use_connections
 from shared.service.consuming import add_consumer, topics_of
@@ -35,7 +35,7 @@ def owner_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
-def _handler(app: web.Application) -> Handler:
+def _handler(app: web.Application) -> MessageHandler:
     deps = PosterDeps(
         pool=app[POOL],
         publisher=app[PUBLISHER],

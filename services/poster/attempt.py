@@ -15,8 +15,8 @@ from collections.abc import Awaitable, Callable, Mapping
 
 import aiohttp
 
-from services.poster import ledger
 from services.poster.jobs import PosterDeps
+from shared import ledger
 from shared.deltek import NeedsAttentionError, OutcomeUnknownError
 from shared.http import FatalError, RetriableError
 from shared.kafka.consumer import TransientError

@@ -29,17 +29,17 @@ from __future__ import annotations
 
 import logging
 
-from services.poster import ledger
 from services.poster.attempt import Attempt
 from services.poster.booking import Booking, InDeltek
 from services.poster.jobs import SERVICE, Job, Outcome, PosterDeps, load_job
-from services.poster.ledger import Claim, Refs
 from services.poster.report import Reporter
 from services.poster.vendors import VendorSync
 from services.poster.voucher import VoucherError, batch_description, build_batch
+from shared import ledger
 from shared.http import Backoff, FatalError
 from shared.kafka.consumer import TransientError
 from shared.kafka.envelope import Coordinates, Envelope
+from shared.ledger import Claim, Refs
 from shared.messages import POST_AP_INVOICE, UPSERT_VENDOR, PostApInvoice
 from shared.records import append_audit
 

@@ -9,14 +9,17 @@ from datetime import UTC, datetime
 from functools import reduce
 from typing import Generic, Literal, Protocol, TypeVar
 
-from services.poster.ledger import Refs
 from services.poster.metrics import PosterMetrics
 from shared.connection_settings import ConnectionSettings
 from shared.db.pool import Connection, Pool
 from shared.deltek import DeltekClient
+from shared.deltek.keys import batch_name, master_pkey
 from shared.kafka.envelope import Coordinates, Envelope
+from shared.kafka.producer import Publishes
 from shared.kafka.topics import Topics
-from shared.messages import PostApInvoice, UpsertVendor, batch_name, master_pkey
+from shared.ledger import Refs
+from shared.messages import PostApInvoice, UpsertVendor
+from shared.records import is_newer
 from shared.settings import PosterTuning
 
 SERVICE = "poster"
@@ -36,10 +39,6 @@ class DeltekConnections(Protocol):
     async def client_for(self, connection: str) -> DeltekClient:
         """A long-lived client owned by the provider (its token is shared); never closed here."""
         ...
-
-
-class Publishes(Protocol):
-    async def publish(self, topic: str, envelope: Envelope) -> None: ...
 
 
 def _utcnow() -> datetime:
@@ -83,14 +82,6 @@ class Job(Generic[C]):
         return Refs(batch_name(self.job_id), master_pkey(self.job_id))
 
 
-def is_later(version: str, than: str) -> bool:
-    """Coupa versions are ``updated-at`` timestamps; compare them as times where they parse."""
-    try:
-        return datetime.fromisoformat(version) > datetime.fromisoformat(than)
-    except (ValueError, TypeError):
-        return version > than
-
-
 async def load_job(
     conn: Connection, envelope: Envelope, coords: Coordinates, command: CommandT
 ) -> tuple[Job[CommandT], str | None]:
@@ -99,7 +90,7 @@ async def load_job(
         "SELECT id, version, state FROM records WHERE record_key = $1", command.record_key
     )
     own = next((r for r in rows if r["version"] == command.coupa_version), None)
-    newer = [r["version"] for r in rows if is_later(r["version"], command.coupa_version)]
+    newer = [r["version"] for r in rows if is_newer(r["version"], command.coupa_version)]
     job = Job(
         envelope,
         coords,
@@ -108,4 +99,4 @@ async def load_job(
         own["id"] if own else None,
         own["state"] if own else None,
     )
-    return job, reduce(lambda a, b: b if is_later(b, a) else a, newer) if newer else None
+    return job, reduce(lambda a, b: b if is_newer(b, a) else a, newer) if newer else None

@@ -13,8 +13,9 @@ import logging
 
 from services.poster.jobs import DeltekConnections
 from services.poster.metrics import PosterMetrics
-from services.poster.reference import Kind, due_kinds, refresh
 from shared.db.pool import Pool
+from shared.reference.cache import Kind, due_kinds
+from shared.reference.refresh import refresh
 
 log = logging.getLogger(__name__)
 

@@ -11,13 +11,13 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
-from services.poster import ledger
 from services.poster.booking import InDeltek
 from services.poster.jobs import SERVICE, Command, Job, Outcome, PosterDeps
-from services.poster.ledger import Entry, Refs
+from shared import ledger
 from shared.db.pool import Connection
 from shared.http import FatalError
 from shared.kafka.envelope import Envelope
+from shared.ledger import Entry, Refs
 from shared.messages import (
     INVOICE_POSTED,
     WRITE_FAILED,
@@ -26,16 +26,6 @@ from shared.messages import (
     WriteFailed,
 )
 from shared.records import append_audit, transition
-
-
-def refs_details(refs: Refs) -> dict[str, Any]:
-    return {
-        "batch": refs.batch,
-        "master_pkey": refs.master_pkey,
-        "voucher": refs.voucher,
-        "period": refs.period,
-        "post_seq": refs.post_seq,
-    }
 
 
 class Reporter:
@@ -58,7 +48,7 @@ class Reporter:
         request: dict[str, Any] | None = None,
     ) -> None:
         """Ledger and audit trail after a Deltek step, with what was sent and what came back."""
-        details: dict[str, Any] = {"outcome": outcome, **refs_details(refs)}
+        details: dict[str, Any] = {"outcome": outcome, **refs.details()}
         if request is not None:
             details["request"] = request
         details["response"] = found.evidence
@@ -92,7 +82,7 @@ class Reporter:
                         job.record_id,
                         refs.deltek_ref(),
                     )
-                await self.move(conn, job, "posted", "posted", {**details, **refs_details(refs)})
+                await self.move(conn, job, "posted", "posted", {**details, **refs.details()})
         result = InvoicePosted(
             job_id=job.job_id,
             record_key=job.command.record_key,
@@ -114,7 +104,7 @@ class Reporter:
         self, job: Job[Command], refs: Refs | None, reason: str, error: FatalError | None
     ) -> None:
         """Deltek refused (its message verbatim after our lead), or no voucher could be built."""
-        details = {"reason": reason, **(refs_details(refs) if refs else {})}
+        details = {"reason": reason, **(refs.details() if refs else {})}
         if error is not None:
             details |= {"deltek_status": error.status, "deltek_message": error.detail}
         async with self.deps.pool.acquire() as conn, conn.transaction():

@@ -26,20 +26,21 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from services.mapper.reference import Reference, Vendor, norm_name, norm_tax_id
-from services.mapper.repository import upsert_mappings
-from services.poster import firms, ledger
+from services.poster import firms
 from services.poster.attempt import Attempt
 from services.poster.firms import Candidate, Conflict
 from services.poster.jobs import Job, PosterDeps, load_job
-from services.poster.ledger import Claim
 from services.poster.report import Reporter
-from shared.db.pool import Connection
+from shared import ledger
 from shared.deltek import DeltekClient, FilterHash, Firm
 from shared.http import FatalError
 from shared.kafka.consumer import TransientError
 from shared.kafka.envelope import Coordinates, Envelope
+from shared.ledger import Claim
+from shared.mappings import upsert_mappings
 from shared.messages import VENDOR_UPSERTED, UpsertVendor, VendorOutcome, VendorUpserted
+from shared.reference.cache import cache_vendor, load_vendor_reference
+from shared.reference.view import Reference, Vendor, norm_name, norm_tax_id
 
 log = logging.getLogger(__name__)
 
@@ -170,7 +171,7 @@ class VendorSync:
         if synced is not None and (firm := await client.get_firm(synced)) is not None:
             return "ledger", firm
         async with self.deps.pool.acquire() as conn:
-            ref = await _vendor_reference(conn, command.connection)
+            ref = await load_vendor_reference(conn, command.connection)
         mapped = ref.mapped("supplier", str(command.coupa_id), command.coupa_number)
         number = command.vendor_number or command.coupa_number
         cached: list[tuple[str, list[Candidate]]] = [
@@ -209,7 +210,10 @@ class VendorSync:
                     firm=(client_id, vendor),
                     content_hash=job.content_hash,
                 )
-                await _cache_vendor(conn, command, client_id, vendor)
+                firm_now = Vendor(
+                    client_id, vendor, command.name, "A" if command.active else "I", command.tax_id
+                )
+                await cache_vendor(conn, command.connection, firm_now)
                 key = command.coupa_number or str(command.coupa_id)
                 await upsert_mappings(
                     conn, command.connection, "supplier", [(key, vendor)], source="vendor_sync"
@@ -282,38 +286,3 @@ async def _live(
         if firms_found:
             break
     return found
-
-
-async def _vendor_reference(conn: Connection, connection: str) -> Reference:
-    vendors = await conn.fetch(
-        "SELECT client_id, vendor, name, status, tax_id FROM deltek_vendors WHERE connection = $1",
-        connection,
-    )
-    maps = await conn.fetch(
-        """SELECT coupa_value, deltek_value FROM mappings
-            WHERE connection = $1 AND kind = 'supplier'""",
-        connection,
-    )
-    return Reference.build(
-        vendors=[Vendor(**dict(row)) for row in vendors],
-        maps={"supplier": {row["coupa_value"]: row["deltek_value"] for row in maps}},
-    )
-
-
-async def _cache_vendor(
-    conn: Connection, command: UpsertVendor, client_id: str, vendor: str
-) -> None:
-    """The firm as the reference cache would hold it after the next refresh, now."""
-    await conn.execute(
-        """INSERT INTO deltek_vendors (connection, client_id, vendor, name, status, tax_id)
-           VALUES ($1, $2, $3, $4, $5, $6)
-           ON CONFLICT (connection, client_id) DO UPDATE
-              SET vendor = EXCLUDED.vendor, name = EXCLUDED.name, status = EXCLUDED.status,
-                  tax_id = EXCLUDED.tax_id, refreshed_at = now()""",
-        command.connection,
-        client_id,
-        vendor,
-        command.name,
-        "A" if command.active else "I",
-        command.tax_id,
-    )

@@ -19,12 +19,12 @@ Choices where Deltek's documents are silent:
 
 from __future__ import annotations
 
-import hashlib
 from decimal import Decimal
 
 from shared.connection_settings import DeltekPostingSettings
+from shared.deltek.keys import batch_name, line_pkey, master_pkey, voucher_number
 from shared.deltek.models import ApBatch, ApDetail, ApMaster
-from shared.messages import ApLine, PostApInvoice, batch_name, line_pkey, master_pkey
+from shared.messages import ApLine, PostApInvoice
 
 # Deltek's samples send an empty WBS level as a single space (deltek-api.md §3.A).
 BLANK_WBS = " "
@@ -35,12 +35,6 @@ CENT = Decimal("0.01")
 
 class VoucherError(ValueError):
     """The command cannot become a voucher as it stands; the message says why in plain words."""
-
-
-def voucher_number(job_id: str) -> str:
-    """A 10-character voucher number of the job: short (§8.3 open question), stable across
-    attempts, and distinct across connections that share a tenant, like ``batch_name``."""
-    return "V" + hashlib.sha256(f"voucher:{job_id}".encode()).hexdigest()[:9].upper()
 
 
 def batch_description(command: PostApInvoice) -> str:

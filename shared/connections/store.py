@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
+from shared.connection_settings import ConnectionSettings, DeltekPostingSettings, MappingSettings
 from shared.connections.model import Connection, Secrets, StoredSettings
 from shared.db.pool import Connection as Db
 from shared.records import append_audit
@@ -201,3 +202,29 @@ async def list_connections(db: Db, name: str | None = None) -> list[StoredConnec
         )
         for r in rows
     ]
+
+
+async def load_connection_settings(conn: Db, name: str) -> ConnectionSettings | None:
+    """The stored connection's ``mapping`` and posting settings; None if no such connection.
+
+    Reads the ``connections`` table's JSON directly, without secrets, so a service that only
+    maps (no Coupa or Deltek calls) needs no master key. Keys of the stored ``deltek`` section
+    that are not posting settings (tenant URL, user...) are left out.
+    """
+    row = await conn.fetchrow(
+        "SELECT settings->'mapping' AS mapping, settings->'deltek' AS deltek "
+        "FROM connections WHERE name = $1",
+        name,
+    )
+    if row is None:
+        return None
+    deltek = {
+        key: value
+        for key, value in (row["deltek"] or {}).items()
+        if key in DeltekPostingSettings.model_fields
+    }
+    return ConnectionSettings(
+        name=name,
+        mapping=MappingSettings.model_validate(row["mapping"] or {}),
+        deltek=DeltekPostingSettings.model_validate(deltek),
+    )

@@ -35,7 +35,7 @@ from shared.settings import ConsumerTuning, KafkaTuning
 
 log = logging.getLogger(__name__)
 
-Handler = Callable[[Envelope, Coordinates], Awaitable[None]]
+MessageHandler = Callable[[Envelope, Coordinates], Awaitable[None]]
 # Told the record key (if the message had one) and the error of each dead-lettered message.
 DeadLetterHook = Callable[[str | None, str], Awaitable[None]]
 
@@ -56,7 +56,7 @@ class ConsumerLoop:
         bootstrap: str,
         group_id: str,
         topics: list[str],
-        handler: Handler,
+        handler: MessageHandler,
         publisher: Publisher,
         metrics: ServiceMetrics,
         kafka: KafkaTuning,

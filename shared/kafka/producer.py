@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+from typing import Protocol
+
 from aiokafka import AIOKafkaProducer
 
 from shared.kafka.envelope import Envelope
 from shared.settings import KafkaTuning
+
+
+class Publishes(Protocol):
+    """Where a service sends messages: the Kafka :class:`Publisher`, a list in unit tests."""
+
+    async def publish(self, topic: str, envelope: Envelope) -> None: ...
 
 
 class Publisher:

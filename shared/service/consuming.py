@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 from aiohttp import web
 
-from shared.kafka.consumer import ConsumerLoop, DeadLetterHook, Handler
+from shared.kafka.consumer import ConsumerLoop, DeadLetterHook, MessageHandler
 from shared.kafka.envelope import Coordinates, Envelope
 from shared.kafka.topics import Topics
 from shared.outages import OUTAGES
@@ -33,7 +33,7 @@ def add_consumer(
     *,
     group: str,
     topics: Callable[[Topics], list[str]],
-    handler: Callable[[web.Application], Handler],
+    handler: Callable[[web.Application], MessageHandler],
 ) -> None:
     """Consume ``topics`` as group ``group`` (prefixed like the topics) with ``handler(app)``."""
 
@@ -72,10 +72,10 @@ def _failing_the_record(app: web.Application) -> DeadLetterHook:
     return hook
 
 
-def audit_each(service: str, event: str) -> Callable[[web.Application], Handler]:
+def audit_each(service: str, event: str) -> Callable[[web.Application], MessageHandler]:
     """A handler that adds each message to its record's audit trail and does nothing else."""
 
-    def build(app: web.Application) -> Handler:
+    def build(app: web.Application) -> MessageHandler:
         async def handle(envelope: Envelope, coords: Coordinates) -> None:
             async with app[POOL].acquire() as conn:
                 await append_audit(

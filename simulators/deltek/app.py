@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
 from simulators.common.faults import FaultInjector, FaultPlan, add_fault_routes, fault_middleware
 from simulators.deltek.admin import add_admin_routes
@@ -13,8 +12,6 @@ from simulators.deltek.options import SimOptions
 from simulators.deltek.routes import add_api_routes
 from simulators.deltek.state import STATE_KEY, SimState, error
 from simulators.deltek.store import SimError
-
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 def _render_error(_request: web.Request, status: int, message: str) -> web.StreamResponse:

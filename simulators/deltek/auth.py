@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import secrets
 import time
-from collections.abc import Awaitable, Callable
 
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
 from simulators.deltek.state import STATE_KEY, SimState, Token, answer, error
 
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 DENIED = "Authorization has been denied for this request."
 
 

@@ -7,7 +7,7 @@ import asyncio
 import orjson
 import pytest
 
-from shared.kafka.consumer import ConsumerLoop, DeadLetterHook, Handler, TransientError
+from shared.kafka.consumer import ConsumerLoop, DeadLetterHook, MessageHandler, TransientError
 from shared.kafka.envelope import Coordinates, Envelope
 from shared.kafka.producer import Publisher
 from shared.kafka.topics import Topics, dead_letter_topic
@@ -31,7 +31,7 @@ async def publisher(kafka_bootstrap: str, kafka_tuning: KafkaTuning):
 def make_loop(
     bootstrap: str,
     topics: Topics,
-    handler: Handler,
+    handler: MessageHandler,
     publisher: Publisher,
     kafka: KafkaTuning,
     tuning: ConsumerTuning,

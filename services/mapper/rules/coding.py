@@ -15,10 +15,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from services.mapper.reference import Project, Reference
 from services.mapper.rules.outcome import Problem
 from services.mapper.rules.values import clean
 from shared.connection_settings import MappingSettings
+from shared.reference.view import CachedProject, Reference
 
 CHARGEABLE = frozenset({"R", "H"})
 _STATUS_WORDS = {"D": "dormant", "I": "inactive (closed)"}
@@ -146,13 +146,13 @@ def _pad(levels: list[str]) -> tuple[str | None, str | None]:
     return padded[0], padded[1]
 
 
-def _describe(row: Project) -> str:
+def _describe(row: CachedProject) -> str:
     parts = [part for part in (row.wbs1, row.wbs2.strip(), row.wbs3.strip()) if part]
     word = ("project", "phase", "task")[len(parts) - 1]
     return f"Deltek {word} {'/'.join(parts)} ({row.name})"
 
 
-def _chargeable(row: Project, problems: list[Problem], wait: dict[str, str]) -> bool:
+def _chargeable(row: CachedProject, problems: list[Problem], wait: dict[str, str]) -> bool:
     if row.status != "A":
         word = _STATUS_WORDS.get(row.status, f"not active (status {row.status})")
         problems.append(Problem(f"{_describe(row)} is {word}", wait))

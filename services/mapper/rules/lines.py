@@ -16,11 +16,11 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any, Literal
 
-from services.mapper.reference import Reference
 from services.mapper.rules.coding import Coding, named_account, resolve_coding
 from services.mapper.rules.outcome import Problem
 from services.mapper.rules.values import clean, money, objs
 from shared.connection_settings import MappingSettings
+from shared.reference.view import Reference
 
 Source = Literal["line", "allocation", "charge", "tax"]
 

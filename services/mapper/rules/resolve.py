@@ -21,7 +21,6 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from services.mapper.reference import Reference
 from services.mapper.rules.lines import Draft, build_lines, signed
 from services.mapper.rules.outcome import Mapped, Parked, Problem
 from services.mapper.rules.values import clean, money, obj, timestamp
@@ -29,6 +28,7 @@ from services.mapper.rules.vendor import resolve_vendor
 from shared.connection_settings import ConnectionSettings
 from shared.kafka.envelope import record_key
 from shared.messages import ApLine, InvoiceApproved, PostApInvoice, invoice_job_id
+from shared.reference.view import Reference
 
 
 def invoice_name(invoice: dict[str, Any]) -> str:

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from services.mapper.reference import Reference, Vendor, norm_name, norm_tax_id
 from services.mapper.rules.outcome import Problem
 from services.mapper.rules.values import clean
+from shared.reference.view import Reference, Vendor, norm_name, norm_tax_id
 
 
 def supplier_label(invoice_supplier: dict[str, Any]) -> str:

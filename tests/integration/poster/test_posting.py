@@ -8,10 +8,10 @@ from decimal import Decimal
 import orjson
 import pytest
 
-from services.poster.voucher import voucher_number
+from shared.deltek.keys import batch_name, master_pkey, voucher_number
 from shared.kafka.consumer import TransientError
 from shared.kafka.envelope import Envelope
-from shared.messages import INVOICE_POSTED, WRITE_FAILED, batch_name, master_pkey
+from shared.messages import INVOICE_POSTED, WRITE_FAILED
 from simulators.deltek.store import Batch
 from tests.integration.poster.conftest import (
     PERIOD,

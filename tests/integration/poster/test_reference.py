@@ -9,8 +9,10 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from services.poster.metrics import PosterMetrics
-from services.poster.reference import CHANNEL, TABLES, refresh
 from services.poster.refresher import ReferenceRefresher
+from shared.mappings import CHANNEL
+from shared.reference.cache import TABLES
+from shared.reference.refresh import refresh
 from tests.integration.poster.conftest import CONNECTION
 from tests.support import eventually
 

@@ -6,9 +6,9 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from services.mapper.reference import GlAccount, Period, Project, Reference, Vendor
 from shared.connection_settings import ConnectionSettings, MappingSettings
 from shared.messages import InvoiceApproved
+from shared.reference.view import CachedProject, GlAccount, OpenPeriod, Reference, Vendor
 from simulators.coupa.records import CAD, GL_ACCOUNTS, USD, Dataset, money
 
 Json = dict[str, Any]
@@ -113,11 +113,11 @@ def event(inv: Json, purchase_orders: list[Json] | None = None) -> InvoiceApprov
     return InvoiceApproved(invoice=inv, purchase_orders=purchase_orders or [])
 
 
-def project(wbs1: str, wbs2: str = "", wbs3: str = "", **kw: Any) -> Project:
+def project(wbs1: str, wbs2: str = "", wbs3: str = "", **kw: Any) -> CachedProject:
     values: dict[str, Any] = {"name": f"Project {wbs1}", "status": "A"}
     values.update({"charge_type": "R", "sub_level": False})
     values.update(kw)
-    return Project(wbs1, wbs2, wbs3, **values)
+    return CachedProject(wbs1, wbs2, wbs3, **values)
 
 
 VENDORS = [
@@ -147,7 +147,7 @@ def reference(
     *,
     vendors: list[Vendor] | None = None,
     maps: dict[str, dict[str, str]] | None = None,
-    periods: list[Period] | None = None,
+    periods: list[OpenPeriod] | None = None,
     extra_accounts: list[GlAccount] = (),  # type: ignore[assignment]
 ) -> Reference:
     """The Deltek side: GL accounts named like Coupa's GL segments plus charge/tax accounts."""
@@ -161,7 +161,9 @@ def reference(
         *extra_accounts,
     ]
     if periods is None:
-        periods = [Period(2025_00 + m, date(2025, m, 1), _month_end(2025, m)) for m in range(1, 13)]
+        periods = [
+            OpenPeriod(2025_00 + m, date(2025, m, 1), _month_end(2025, m)) for m in range(1, 13)
+        ]
     return Reference.build(
         vendors=VENDORS if vendors is None else vendors,
         accounts=accounts,

@@ -8,12 +8,12 @@ from decimal import Decimal
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from services.mapper.reference import GlAccount, Period, Project, Reference, Vendor
 from services.mapper.rules.lines import split
 from services.mapper.rules.outcome import Mapped
 from services.mapper.rules.posted import Booked, flag_reason
 from services.mapper.rules.resolve import map_invoice
 from shared.messages import InvoiceApproved
+from shared.reference.view import CachedProject, GlAccount, OpenPeriod, Reference, Vendor
 from simulators.coupa.options import SeedSize
 from simulators.coupa.records import GL_ACCOUNTS, PHASES
 from simulators.coupa.seed import seed_dataset
@@ -62,12 +62,12 @@ def _seeded_reference(data) -> Reference:
         ],
         accounts=[GlAccount(gl, name, "A") for gl, name in GL_ACCOUNTS.items()]
         + [GlAccount(a, a, "A") for a in ("642.00", "699.00", "215.00")],
-        projects=[Project(p, "", "", p, "A", "R", True) for p in projects]
-        + [Project(p, ph, "", ph, "A", "R", False) for p in projects for ph in PHASES],
+        projects=[CachedProject(p, "", "", p, "A", "R", True) for p in projects]
+        + [CachedProject(p, ph, "", ph, "A", "R", False) for p in projects for ph in PHASES],
         open_periods=[
-            Period(2025_00 + m, date(2025, m, 1), date(2025, m, 28)) for m in range(1, 13)
+            OpenPeriod(2025_00 + m, date(2025, m, 1), date(2025, m, 28)) for m in range(1, 13)
         ]
-        + [Period(2026_01, date(2026, 1, 1), date(2026, 1, 31))],
+        + [OpenPeriod(2026_01, date(2026, 1, 1), date(2026, 1, 31))],
     )
 
 

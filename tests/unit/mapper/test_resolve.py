@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from services.mapper.reference import Period
 from services.mapper.rules.outcome import Mapped, Parked
 from services.mapper.rules.resolve import map_invoice
+from shared.reference.view import OpenPeriod
 from tests.unit.mapper.builders import (
     CAD,
     NORTHWIND_RECORD,
@@ -231,7 +231,7 @@ def test_the_period_is_the_open_one_holding_the_approval_else_the_next_open_one(
     result = parked(invoice([line(1, "10.00")]), reference(periods=[]))
     assert result.reasons == ("No open Deltek period for 2025-03",)
     assert result.waiting_for == ({"kind": "period", "coupa_value": "2025-03"},)
-    earlier = reference(periods=[Period(202501, *_january())])
+    earlier = reference(periods=[OpenPeriod(202501, *_january())])
     assert parked(invoice([line(1, "10.00")]), earlier).reasons == (
         "No open Deltek period for 2025-03",
     )

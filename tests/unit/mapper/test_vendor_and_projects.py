@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from services.mapper.reference import Vendor
 from services.mapper.rules.outcome import Mapped, Parked
 from services.mapper.rules.resolve import map_invoice
 from services.mapper.rules.vendor import resolve_vendor
+from shared.reference.view import Vendor
 from tests.unit.mapper.builders import (
     NORTHWIND,
     NORTHWIND_RECORD,

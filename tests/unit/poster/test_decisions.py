@@ -6,10 +6,11 @@ from datetime import date
 
 import pytest
 
-from services.poster.jobs import is_later
-from services.poster.ledger import Entry, Refs, refusal
-from services.poster.reference import is_closed, unique
 from shared.deltek import Period
+from shared.ledger import Entry, Refs, refusal
+from shared.records import is_newer
+from shared.reference.cache import unique
+from shared.reference.refresh import is_closed
 
 
 def entry(state: str, content_hash: str = "h1") -> Entry:
@@ -36,10 +37,10 @@ def test_deltek_ref_names_batch_and_voucher():
 
 
 def test_versions_compare_as_times_across_offsets():
-    assert is_later("2026-11-01T12:00:00+01:00", "2026-11-01T10:30:00Z")
-    assert not is_later("2026-11-01T10:00:00-01:00", "2026-11-01T12:00:00+01:00")  # same instant
-    assert is_later("2026-11-01T10:00:00-03:00", "2026-11-01T12:00:00Z")  # text order disagrees
-    assert is_later("b", "a")  # not timestamps: plain order
+    assert is_newer("2026-11-01T12:00:00+01:00", "2026-11-01T10:30:00Z")
+    assert not is_newer("2026-11-01T10:00:00-01:00", "2026-11-01T12:00:00+01:00")  # same instant
+    assert is_newer("2026-11-01T10:00:00-03:00", "2026-11-01T12:00:00Z")  # text order disagrees
+    assert is_newer("b", "a")  # not timestamps: plain order
 
 
 def test_unique_keeps_one_row_per_key_the_last_winning():

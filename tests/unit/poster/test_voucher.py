@@ -12,10 +12,10 @@ from services.poster.voucher import (
     DESCRIPTION_MAX,
     VoucherError,
     build_batch,
-    voucher_number,
 )
 from shared.connection_settings import DeltekPostingSettings
-from shared.messages import ApLine, PostApInvoice, batch_name, line_pkey, master_pkey
+from shared.deltek.keys import batch_name, line_pkey, master_pkey, voucher_number
+from shared.messages import ApLine, PostApInvoice
 
 POSTING = DeltekPostingSettings(company="01", liability_code="Trade", bank_code="OPER")
 

@@ -37,7 +37,7 @@ class GlAccount:
 
 
 @dataclass(frozen=True)
-class Project:
+class CachedProject:
     """A project, phase or task row; ``wbs2``/``wbs3`` are "" on the rows above them."""
 
     wbs1: str
@@ -50,7 +50,7 @@ class Project:
 
 
 @dataclass(frozen=True)
-class Period:
+class OpenPeriod:
     period: int  # YYYYMM
     starts_on: date
     ends_on: date
@@ -84,8 +84,8 @@ class Reference:
     vendors_by_tax_id: Mapping[str, tuple[Vendor, ...]] = field(default_factory=dict)
     vendors_by_name: Mapping[str, tuple[Vendor, ...]] = field(default_factory=dict)
     accounts: Mapping[str, GlAccount] = field(default_factory=dict)
-    projects: Mapping[tuple[str, str, str], Project] = field(default_factory=dict)
-    open_periods: tuple[Period, ...] = ()
+    projects: Mapping[tuple[str, str, str], CachedProject] = field(default_factory=dict)
+    open_periods: tuple[OpenPeriod, ...] = ()
     maps: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
 
     @classmethod
@@ -94,8 +94,8 @@ class Reference:
         *,
         vendors: Iterable[Vendor] = (),
         accounts: Iterable[GlAccount] = (),
-        projects: Iterable[Project] = (),
-        open_periods: Iterable[Period] = (),
+        projects: Iterable[CachedProject] = (),
+        open_periods: Iterable[OpenPeriod] = (),
         maps: Mapping[str, Mapping[str, str]] | None = None,
     ) -> Reference:
         vendor_list = list(vendors)
@@ -131,7 +131,7 @@ class Reference:
                 return table[value]
         return None
 
-    def period_for(self, day: date) -> Period | None:
+    def period_for(self, day: date) -> OpenPeriod | None:
         """The open period containing ``day``, else the earliest open one after it."""
         for period in self.open_periods:
             if period.contains(day) or period.starts_on > day:

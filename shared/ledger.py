@@ -38,6 +38,8 @@ import asyncpg
 from shared.db.pool import Connection, Pool
 
 Action = Literal["proceed", "busy", "already_posted", "changed_after_post"]
+# States in which a voucher for the job is (or may be) in Deltek: a new version must not book.
+BOOKED_STATES = ("claimed", "entered", "posted")
 
 
 @dataclass(frozen=True)
@@ -49,6 +51,16 @@ class Refs:
     voucher: str | None = None
     period: int | None = None
     post_seq: str | None = None
+
+    def details(self) -> dict[str, Any]:
+        """The references as an audit event carries them."""
+        return {
+            "batch": self.batch,
+            "master_pkey": self.master_pkey,
+            "voucher": self.voucher,
+            "period": self.period,
+            "post_seq": self.post_seq,
+        }
 
     def deltek_ref(self) -> str:
         """The short reference stored on the record: batch and voucher number."""
@@ -176,11 +188,16 @@ async def claim(
     )
     if row is not None:
         return Claim("proceed", Entry.from_row(row), bool(row["fresh"]))
-    current = await conn.fetchrow("SELECT * FROM posting_ledger WHERE job_id = $1", job_id)
-    if current is None:  # deleted between the two statements: let the retry claim it
+    entry = await read_entry(conn, job_id)
+    if entry is None:  # deleted between the two statements: let the retry claim it
         raise LookupError(f"ledger row {job_id} vanished during its claim")
-    entry = Entry.from_row(current)
     return Claim(refusal(entry, content_hash, reopen_changed=reopen_changed), entry)
+
+
+async def read_entry(conn: Connection, job_id: str) -> Entry | None:
+    """The job's ledger row, if it has one (read by the poster, the mapper and the CLI)."""
+    row = await conn.fetchrow("SELECT * FROM posting_ledger WHERE job_id = $1", job_id)
+    return None if row is None else Entry.from_row(row)
 
 
 async def hold(
@@ -261,10 +278,6 @@ def summary(entry: Entry) -> dict[str, Any]:
     return {
         "ledger_state": entry.state,
         "attempts": entry.attempts,
-        "batch": entry.refs.batch,
-        "master_pkey": entry.refs.master_pkey,
-        "voucher": entry.refs.voucher,
-        "period": entry.refs.period,
-        "post_seq": entry.refs.post_seq,
+        **entry.refs.details(),
         "last_error": entry.last_error,
     }
