@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import orjson
 from pydantic import BaseModel, ConfigDict, Field
@@ -25,17 +25,6 @@ WRITE_FAILED = "WriteFailed"
 VendorOutcome = Literal["created", "linked", "updated", "unchanged"]
 
 _FROZEN = ConfigDict(frozen=True)
-
-
-def content_hash(model: BaseModel, *, exclude: set[str]) -> str:
-    """A hash of what a command asks of Deltek, for "already done" and "changed after post".
-
-    Fields at their default value (and so every optional field not set) are left out, at any
-    depth: adding an optional field to a command leaves the hash of every earlier command as it
-    was, instead of making every job already posted look changed.
-    """
-    body = model.model_dump(mode="json", exclude=exclude, exclude_defaults=True)
-    return hashlib.sha256(orjson.dumps(body, option=orjson.OPT_SORT_KEYS)).hexdigest()
 
 
 class InvoiceApproved(BaseModel):
@@ -72,16 +61,36 @@ class ApLine(BaseModel):
     coupa_line_id: int | None = None
 
 
-class PostApInvoice(BaseModel):
-    """Enter (and, if the connection says so, post) one AP voucher for one Coupa invoice."""
+class DeltekCommand(BaseModel):
+    """What every command on ``deltek.writes`` carries: its job and the Coupa version behind it."""
 
     model_config = _FROZEN
+    # Fields that say which version or when, not what Deltek should hold.
+    NOT_CONTENT: ClassVar[frozenset[str]] = frozenset({"coupa_version"})
 
     job_id: str
     connection: str
     record_key: str
     coupa_id: int
     coupa_version: str
+
+    def content_hash(self) -> str:
+        """What Deltek should hold after this command, as a hash.
+
+        For a voucher, a different hash for a posted job means "changed after post"; for a
+        vendor firm, an equal hash for a synced job means "nothing to write". Fields at their
+        default value are left out at any depth, so adding an optional field to a command
+        leaves the hash of every earlier command as it was.
+        """
+        body = self.model_dump(mode="json", exclude=set(self.NOT_CONTENT), exclude_defaults=True)
+        return hashlib.sha256(orjson.dumps(body, option=orjson.OPT_SORT_KEYS)).hexdigest()
+
+
+class PostApInvoice(DeltekCommand):
+    """Enter (and, if the connection says so, post) one AP voucher for one Coupa invoice."""
+
+    NOT_CONTENT = frozenset({"coupa_version", "approved_at"})
+
     invoice_number: str
     vendor: str
     invoice_date: date
@@ -92,10 +101,6 @@ class PostApInvoice(BaseModel):
     total: Decimal
     lines: tuple[ApLine, ...]
     approved_at: datetime | None = None
-
-    def content_hash(self) -> str:
-        """What makes this voucher what it is; a different hash for a posted job means "changed"."""
-        return content_hash(self, exclude={"coupa_version", "approved_at"})
 
 
 class VendorAddress(BaseModel):
@@ -113,20 +118,13 @@ class VendorAddress(BaseModel):
     country: str | None = None  # the name Deltek's country table holds, e.g. "United States"
 
 
-class UpsertVendor(BaseModel):
+class UpsertVendor(DeltekCommand):
     """Create or update the Deltek vendor firm of one Coupa supplier, writing only what differs.
 
     ``vendor_number`` is None when the tenant's autonumbering chooses it; ``req_1099`` and the
     pay terms are None when the connection does not manage them.
     """
 
-    model_config = _FROZEN
-
-    job_id: str
-    connection: str
-    record_key: str
-    coupa_id: int
-    coupa_version: str
     coupa_number: str | None = None
     name: str
     sort_name: str
@@ -138,10 +136,6 @@ class UpsertVendor(BaseModel):
     pay_terms: str | None = None
     pay_terms_description: str | None = None
     req_1099: bool | None = None
-
-    def content_hash(self) -> str:
-        """What the firm should hold; an equal hash for a synced job means "nothing to write"."""
-        return content_hash(self, exclude={"coupa_version"})
 
 
 class InvoicePosted(BaseModel):

@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from pydantic import ValidationError
@@ -32,7 +32,7 @@ from services.mapper.rules.supplier import build_upsert_vendor
 from services.mapper.rules.vendor import supplier_id
 from shared.connection_settings import ConnectionSettings
 from shared.db.pool import Connection, Pool
-from shared.kafka.envelope import Coordinates, Envelope, Source
+from shared.kafka.envelope import Coordinates, Envelope, Source, utc_now
 from shared.kafka.producer import Publishes
 from shared.kafka.topics import Topics
 from shared.messages import (
@@ -55,10 +55,6 @@ _OPEN_STATES = ("received", "parked", "mapped")
 _SCHEMAS = {"invoice": POST_AP_INVOICE, "supplier": UPSERT_VENDOR}
 
 
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
 @dataclass(frozen=True)
 class MapperDeps:
     """Everything the mapper's logic touches, passed in so tests can pass their own."""
@@ -68,7 +64,7 @@ class MapperDeps:
     topics: Topics
     settings_for: SettingsFor
     metrics: MapperMetrics | None = None
-    clock: Callable[[], datetime] = field(default=_utc_now)
+    clock: Callable[[], datetime] = utc_now
 
 
 @dataclass(frozen=True)

@@ -31,11 +31,10 @@ import logging
 
 from services.poster.attempt import Attempt
 from services.poster.booking import Booking, InDeltek
-from services.poster.jobs import SERVICE, Job, Outcome, PosterDeps, load_job
+from services.poster.jobs import SERVICE, Job, Outcome, PosterDeps, claim_job, holding, load_job
 from services.poster.report import Reporter
 from services.poster.vendors import VendorSync
 from services.poster.voucher import VoucherError, batch_description, build_batch
-from shared import ledger
 from shared.http import Backoff, FatalError
 from shared.kafka.consumer import TransientError
 from shared.kafka.envelope import Coordinates, Envelope
@@ -77,9 +76,7 @@ class PostHandler:
             await self._note_other(envelope, coords)
             return
         command = PostApInvoice.model_validate(envelope.payload)
-        async with ledger.job_lock(self.deps.pool, command.job_id) as locked:
-            if not locked:
-                raise TransientError(f"job {command.job_id} is in another poster's hands")
+        async with holding(self.deps, command.job_id):
             await self._handle(envelope, coords, command)
 
     async def _handle(
@@ -90,18 +87,7 @@ class PostHandler:
             if newer is not None and job.record_state not in ("posted", "flagged"):
                 await self.report.superseded(conn, job, newer)
                 return
-            claim = await ledger.claim(
-                conn,
-                job_id=job.job_id,
-                connection=job.connection,
-                record_key=command.record_key,
-                content_hash=job.content_hash,
-                batch=job.base_refs.batch,
-                master_pkey=job.base_refs.master_pkey,
-                owner=self.deps.owner,
-                lease_seconds=self.deps.tuning.lease_seconds,
-                locked=True,
-            )
+            claim = await claim_job(conn, self.deps, job)
         if claim.action == "busy":
             entry = claim.entry
             raise TransientError(

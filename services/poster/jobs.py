@@ -3,21 +3,24 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from functools import reduce
 from typing import Generic, Literal, Protocol, TypeVar
 
 from services.poster.metrics import PosterMetrics
+from shared import ledger
 from shared.connection_settings import ConnectionSettings
 from shared.db.pool import Connection, Pool
 from shared.deltek import DeltekClient
 from shared.deltek.keys import batch_name, master_pkey
-from shared.kafka.envelope import Coordinates, Envelope
+from shared.kafka.consumer import TransientError
+from shared.kafka.envelope import Coordinates, Envelope, utc_now
 from shared.kafka.producer import Publishes
 from shared.kafka.topics import Topics
-from shared.ledger import Refs
+from shared.ledger import Claim, Refs
 from shared.messages import PostApInvoice, UpsertVendor
 from shared.records import is_newer
 from shared.settings import PosterTuning
@@ -41,10 +44,6 @@ class DeltekConnections(Protocol):
         ...
 
 
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
 @dataclass(frozen=True)
 class PosterDeps:
     pool: Pool
@@ -54,7 +53,7 @@ class PosterDeps:
     metrics: PosterMetrics
     owner: str  # unique per handler instance: two instances must never share a lease
     tuning: PosterTuning = field(default_factory=PosterTuning)
-    clock: Callable[[], datetime] = _utcnow
+    clock: Callable[[], datetime] = utc_now
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
 
 
@@ -80,6 +79,36 @@ class Job(Generic[C]):
     @property
     def base_refs(self) -> Refs:
         return Refs(batch_name(self.job_id), master_pkey(self.job_id))
+
+
+@asynccontextmanager
+async def holding(deps: PosterDeps, job_id: str) -> AsyncIterator[None]:
+    """The job's advisory lock for the whole handling (``ledger.job_lock``); while another
+    poster has it, the message waits and is retried."""
+    async with ledger.job_lock(deps.pool, job_id) as locked:
+        if not locked:
+            raise TransientError(f"job {job_id} is in another poster's hands")
+        yield
+
+
+async def claim_job(
+    conn: Connection, deps: PosterDeps, job: Job[Command], *, vendor: bool = False
+) -> Claim:
+    """The ledger claim of a job whose lock we hold; vendor jobs have no batch and are
+    claimed again when their content changed (``ledger.claim``)."""
+    return await ledger.claim(
+        conn,
+        job_id=job.job_id,
+        connection=job.connection,
+        record_key=job.command.record_key,
+        content_hash=job.content_hash,
+        batch=None if vendor else job.base_refs.batch,
+        master_pkey=None if vendor else job.base_refs.master_pkey,
+        owner=deps.owner,
+        lease_seconds=deps.tuning.lease_seconds,
+        locked=True,
+        reopen_changed=vendor,
+    )
 
 
 async def load_job(

@@ -29,7 +29,7 @@ from typing import Any
 from services.poster import firms
 from services.poster.attempt import Attempt
 from services.poster.firms import Candidate, Conflict
-from services.poster.jobs import Job, PosterDeps, load_job
+from services.poster.jobs import Job, PosterDeps, claim_job, holding, load_job
 from services.poster.report import Reporter
 from shared import ledger
 from shared.deltek import DeltekClient, FilterHash, Firm
@@ -73,27 +73,13 @@ class VendorSync:
 
     async def __call__(self, envelope: Envelope, coords: Coordinates) -> None:
         command = UpsertVendor.model_validate(envelope.payload)
-        async with ledger.job_lock(self.deps.pool, command.job_id) as locked:
-            if not locked:
-                raise TransientError(f"job {command.job_id} is in another poster's hands")
+        async with holding(self.deps, command.job_id):
             async with self.deps.pool.acquire() as conn:
                 job, newer = await load_job(conn, envelope, coords, command)
                 if newer is not None and job.record_state != "posted":
                     await self.report.superseded(conn, job, newer)
                     return
-                claim = await ledger.claim(
-                    conn,
-                    job_id=job.job_id,
-                    connection=job.connection,
-                    record_key=command.record_key,
-                    content_hash=job.content_hash,
-                    batch=None,
-                    master_pkey=None,
-                    owner=self.deps.owner,
-                    lease_seconds=self.deps.tuning.lease_seconds,
-                    locked=True,
-                    reopen_changed=True,
-                )
+                claim = await claim_job(conn, self.deps, job, vendor=True)
             if claim.action == "already_posted":
                 entry = claim.entry
                 await self._finish(job, entry.client_id or "", entry.vendor, "unchanged")

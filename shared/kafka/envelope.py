@@ -12,6 +12,11 @@ from pydantic import BaseModel, ConfigDict, Field
 Source = Literal["webhook", "poll", "replay"]
 
 
+def utc_now() -> datetime:
+    """The time now, with its offset: the default clock of envelopes and of injected ``clock``s."""
+    return datetime.now(UTC)
+
+
 class Envelope(BaseModel):
     """Small and frozen: what happened, to which record, where it came from, and the payload."""
 
@@ -22,7 +27,7 @@ class Envelope(BaseModel):
     event_id: uuid.UUID = Field(default_factory=uuid.uuid4)
     connection: str = Field(min_length=1)
     key: str = Field(min_length=1)
-    occurred_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
+    occurred_at: datetime = Field(default_factory=utc_now)
     source: Source
     trace_id: str = Field(default_factory=lambda: uuid.uuid4().hex)
     payload: dict[str, Any]
