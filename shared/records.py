@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -120,13 +121,14 @@ async def transition(
     reason: str | None = None,
     waiting_for: list[dict[str, str]] | None = None,
     command: dict[str, Any] | None = None,
+    deltek_ref: str | None = None,
 ) -> None:
     """Move a record to ``state`` and add the audit event that explains the move, atomically.
 
     ``reason`` (plain words for a clerk) becomes ``parked_reason`` for a parked record and
     ``last_error`` for a parked, failed or flagged one; ``parked_reason`` and ``waiting_for`` are
     cleared whenever the record leaves ``parked``; ``job_id`` and ``command`` keep their last
-    value unless given.
+    value unless given, and so does ``deltek_ref`` (where Deltek holds it: batch/voucher, firm).
     """
     async with conn.transaction():
         await conn.execute(
@@ -136,6 +138,7 @@ async def transition(
                       parked_reason = CASE WHEN $2 = 'parked' THEN $4 END,
                       waiting_for = $5,
                       command = COALESCE($6, command),
+                      deltek_ref = COALESCE($7, deltek_ref),
                       last_error = CASE WHEN $2 IN ('parked', 'failed', 'flagged') THEN $4
                                         ELSE last_error END,
                       updated_at = now()
@@ -146,6 +149,7 @@ async def transition(
             reason,
             waiting_for,
             command,
+            deltek_ref,
         )
         await append_audit(
             conn,
@@ -156,6 +160,23 @@ async def transition(
             details=details,
             coords=coords,
         )
+
+
+@dataclass(frozen=True)
+class Version:
+    """One stored version of a Coupa object: its record id, Coupa version and state."""
+
+    id: int
+    version: str
+    state: str
+
+
+async def versions(conn: Connection, record_key: str) -> list[Version]:
+    """Every stored version of the Coupa object ``record_key``."""
+    rows = await conn.fetch(
+        "SELECT id, version, state FROM records WHERE record_key = $1", record_key
+    )
+    return [Version(row["id"], row["version"], row["state"]) for row in rows]
 
 
 # A record still on its way; once its message is dead-lettered it would sit there unexplained.

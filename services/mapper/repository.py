@@ -61,16 +61,6 @@ async def lock_record(conn: Connection, record_id: int) -> StoredRecord | None:
     return StoredRecord(**dict(row)) if row else None
 
 
-async def other_versions(conn: Connection, record: StoredRecord) -> list[tuple[int, str, str]]:
-    """(id, version, state) of every other version of the same Coupa object."""
-    rows = await conn.fetch(
-        "SELECT id, version, state FROM records WHERE record_key = $1 AND id <> $2",
-        record.record_key,
-        record.id,
-    )
-    return [(row["id"], row["version"], row["state"]) for row in rows]
-
-
 async def booked_job(conn: Connection, job_id: str) -> Booked | None:
     """The job if a voucher for it was (or is being) entered in Deltek, else None.
 

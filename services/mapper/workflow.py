@@ -44,7 +44,7 @@ from shared.messages import (
     UpsertVendor,
     invoice_job_id,
 )
-from shared.records import is_newer, transition
+from shared.records import is_newer, transition, versions
 from shared.reference.cache import load_reference
 
 log = logging.getLogger(__name__)
@@ -116,14 +116,14 @@ async def settle(deps: MapperDeps, record_id: int, trigger: Trigger) -> str | No
 async def _settle_open(
     deps: MapperDeps, conn: Connection, record: repo.StoredRecord, trigger: Trigger
 ) -> str | None:
-    others = await repo.other_versions(conn, record)
-    newer = [version for _, version, _ in others if is_newer(version, record.version)]
+    others = [v for v in await versions(conn, record.record_key) if v.id != record.id]
+    newer = [v.version for v in others if is_newer(v.version, record.version)]
     if newer:
         await _move(conn, _at(record), "superseded", trigger, {"by_version": max(newer)})
         return "superseded"
-    for other_id, _, state in others:
-        if state in _OPEN_STATES:
-            older = (other_id, record.record_key)
+    for other in others:
+        if other.state in _OPEN_STATES:
+            older = (other.id, record.record_key)
             await _move(conn, older, "superseded", trigger, {"by_version": record.version})
             if deps.metrics is not None:
                 deps.metrics.count(record.connection, "superseded")

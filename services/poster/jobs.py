@@ -22,7 +22,7 @@ from shared.kafka.producer import Publishes
 from shared.kafka.topics import Topics
 from shared.ledger import Claim, Refs
 from shared.messages import PostApInvoice, UpsertVendor
-from shared.records import is_newer
+from shared.records import is_newer, versions
 from shared.settings import PosterTuning
 
 SERVICE = "poster"
@@ -115,17 +115,15 @@ async def load_job(
     conn: Connection, envelope: Envelope, coords: Coordinates, command: CommandT
 ) -> tuple[Job[CommandT], str | None]:
     """The job, and the newest stored version of its record if that is newer than this."""
-    rows = await conn.fetch(
-        "SELECT id, version, state FROM records WHERE record_key = $1", command.record_key
-    )
-    own = next((r for r in rows if r["version"] == command.coupa_version), None)
-    newer = [r["version"] for r in rows if is_newer(r["version"], command.coupa_version)]
+    stored = await versions(conn, command.record_key)
+    own = next((v for v in stored if v.version == command.coupa_version), None)
+    newer = [v.version for v in stored if is_newer(v.version, command.coupa_version)]
     job = Job(
         envelope,
         coords,
         command,
         command.content_hash(),
-        own["id"] if own else None,
-        own["state"] if own else None,
+        own.id if own else None,
+        own.state if own else None,
     )
     return job, reduce(lambda a, b: b if is_newer(b, a) else a, newer) if newer else None

@@ -76,13 +76,14 @@ class Reporter:
             if job.record_state == "posted":
                 await self.audit(conn, job, "result_republished", details)
             else:
-                if job.record_id is not None:
-                    await conn.execute(
-                        "UPDATE records SET deltek_ref = $2 WHERE id = $1",
-                        job.record_id,
-                        refs.deltek_ref(),
-                    )
-                await self.move(conn, job, "posted", "posted", {**details, **refs.details()})
+                await self.move(
+                    conn,
+                    job,
+                    "posted",
+                    "posted",
+                    {**details, **refs.details()},
+                    deltek_ref=refs.deltek_ref(),
+                )
         result = InvoicePosted(
             job_id=job.job_id,
             record_key=job.command.record_key,
@@ -191,6 +192,7 @@ class Reporter:
         details: dict[str, Any],
         *,
         reason: str | None = None,
+        deltek_ref: str | None = None,
     ) -> None:
         """Record state change plus audit event; only the audit event when no record is stored."""
         if job.record_id is None:
@@ -207,6 +209,7 @@ class Reporter:
             coords=job.coords,
             job_id=job.job_id,
             reason=reason,
+            deltek_ref=deltek_ref,
         )
 
     async def audit(

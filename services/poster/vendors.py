@@ -207,14 +207,13 @@ class VendorSync:
             if job.record_state == "posted":
                 await self.report.audit(conn, job, "result_republished", details)
             else:
-                if job.record_id is not None:
-                    await conn.execute(
-                        "UPDATE records SET deltek_ref = $2 WHERE id = $1",
-                        job.record_id,
-                        f"{client_id}/{vendor}",
-                    )
                 await self.report.move(
-                    conn, job, "posted", "vendor_synced", {**details, "changed": list(changed)}
+                    conn,
+                    job,
+                    "posted",
+                    "vendor_synced",
+                    {**details, "changed": list(changed)},
+                    deltek_ref=f"{client_id}/{vendor}",
                 )
         result = VendorUpserted(
             job_id=job.job_id,
