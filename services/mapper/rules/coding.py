@@ -13,11 +13,10 @@ is ignored, since Deltek refuses a WBS2 the project does not have.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from services.mapper.rules.outcome import Problem
-from services.mapper.rules.values import clean
 from shared.connection_settings import MappingSettings
+from shared.coupa.models import Account
 from shared.reference.view import CachedProject, Reference
 
 CHARGEABLE = frozenset({"R", "H"})
@@ -33,15 +32,15 @@ class Coding:
     wbs3: str | None = None
 
 
-def segment(account: dict[str, Any], number: int | None) -> str | None:
-    return clean(account.get(f"segment-{number}")) if number is not None else None
+def segment(account: Account, number: int | None) -> str | None:
+    return account.segment(number) if number is not None else None
 
 
 def resolve_coding(
-    account: dict[str, Any], settings: MappingSettings, ref: Reference
+    account: Account, settings: MappingSettings, ref: Reference
 ) -> Coding | list[Problem]:
     """The Deltek coding of one Coupa account, or every problem with it."""
-    code = str(account.get("code") or account.get("name") or account.get("id") or "?")
+    code = str(account.code or account.name or account.id or "?")
     problems: list[Problem] = []
     gl = _gl_account(account, code, settings, ref, problems)
     wbs = _wbs(account, code, settings, ref, problems)
@@ -51,7 +50,7 @@ def resolve_coding(
 
 
 def _gl_account(
-    account: dict[str, Any],
+    account: Account,
     code: str,
     settings: MappingSettings,
     ref: Reference,
@@ -93,7 +92,7 @@ def _gl_account(
 
 
 def _wbs(
-    account: dict[str, Any],
+    account: Account,
     code: str,
     settings: MappingSettings,
     ref: Reference,

@@ -14,21 +14,29 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Decimal
-from typing import Any, Literal
+from typing import Literal
 
 from services.mapper.rules.coding import Coding, named_account, resolve_coding
 from services.mapper.rules.outcome import Problem
-from services.mapper.rules.values import clean, money, objs
 from shared.connection_settings import MappingSettings
+from shared.coupa.models import (
+    Account,
+    Allocation,
+    CoupaInvoice,
+    CoupaInvoiceCharge,
+    CoupaInvoiceLine,
+    CoupaPurchaseOrder,
+    NotAnObject,
+)
 from shared.reference.view import Reference
 
 Source = Literal["line", "allocation", "charge", "tax"]
 
-# (Coupa charge type, header amount key, settings field, words for a clerk)
+# (Coupa charge type, header amount field, settings field, words for a clerk)
 CHARGE_KINDS = (
-    ("InvoiceShippingCharge", "shipping-amount", "shipping_account", "Shipping"),
-    ("InvoiceHandlingCharge", "handling-amount", "handling_account", "Handling"),
-    ("InvoiceMiscCharge", "misc-amount", "misc_account", "Miscellaneous charge"),
+    ("InvoiceShippingCharge", "shipping_amount", "shipping_account", "Shipping"),
+    ("InvoiceHandlingCharge", "handling_amount", "handling_account", "Handling"),
+    ("InvoiceMiscCharge", "misc_amount", "misc_account", "Miscellaneous charge"),
 )
 
 
@@ -62,8 +70,8 @@ def split(total: Decimal, weights: Sequence[Decimal], quantum: Decimal) -> list[
 
 
 def build_lines(
-    invoice: dict[str, Any],
-    purchase_orders: list[dict[str, Any]],
+    invoice: CoupaInvoice,
+    purchase_orders: list[CoupaPurchaseOrder],
     settings: MappingSettings,
     ref: Reference,
     *,
@@ -74,36 +82,34 @@ def build_lines(
     problems: list[Problem] = []
     po_by_line = _po_numbers_by_order_line(purchase_orders)
     drafts: list[Draft] = []
-    for index, line in enumerate(objs(invoice.get("invoice-lines"), "invoice-lines"), start=1):
+    for index, line in enumerate(invoice.invoice_lines, start=1):
         drafts += _invoice_line(line, index, po_by_line, settings, ref, credit, quantum, problems)
     drafts += _charges(invoice, settings, ref, credit, problems)
     drafts += _tax(invoice, settings, ref, credit, problems)
     return drafts, problems
 
 
-def _po_numbers_by_order_line(purchase_orders: list[dict[str, Any]]) -> dict[str, str]:
-    found: dict[str, str] = {}
+def _po_numbers_by_order_line(purchase_orders: list[CoupaPurchaseOrder]) -> dict[int, str]:
+    found: dict[int, str] = {}
     for po in purchase_orders:
-        number = clean(po.get("po-number"))
-        for order_line in objs(po.get("order-lines"), "order-lines"):
-            line_id = clean(order_line.get("id"))
-            po_number = clean(order_line.get("order-header-number")) or number
-            if line_id and po_number:
-                found[line_id] = po_number
+        for order_line in po.order_lines:
+            po_number = order_line.order_header_number or po.po_number
+            if order_line.id is not None and po_number:
+                found[order_line.id] = po_number
     return found
 
 
 def _coded(
-    account: object,
+    account: Account | NotAnObject | None,
     settings: MappingSettings,
     ref: Reference,
     where: str,
     problems: list[Problem],
 ) -> Coding | None:
-    if not account:
+    if account is None:
         problems.append(Problem("Coupa gives no account", where=where))
         return None
-    if not isinstance(account, dict):
+    if isinstance(account, NotAnObject):
         problems.append(Problem("Coupa gives an account that is not an object", where=where))
         return None
     coding = resolve_coding(account, settings, ref)
@@ -114,48 +120,44 @@ def _coded(
 
 
 def _invoice_line(
-    line: dict[str, Any],
+    line: CoupaInvoiceLine,
     index: int,
-    po_by_line: dict[str, str],
+    po_by_line: dict[int, str],
     settings: MappingSettings,
     ref: Reference,
     credit: bool,
     quantum: Decimal,
     problems: list[Problem],
 ) -> list[Draft]:
-    where = f"line {clean(line.get('line-num')) or index}"
-    description = clean(line.get("description")) or where.capitalize()
-    line_id = line.get("id") if isinstance(line.get("id"), int) else None
-    po_number = (
-        clean(line.get("po-number"))
-        or clean(line.get("order-header-num"))
-        or po_by_line.get(clean(line.get("order-line-id")) or "")
-    )
-    total = money(line.get("total"))
-    if total is None:
+    where = f"line {line.line_num or index}"
+    description = line.description or where.capitalize()
+    po_number = line.po_number or line.order_header_num
+    if po_number is None and line.order_line_id is not None:
+        po_number = po_by_line.get(line.order_line_id)
+    if line.total is None:
         problems.append(Problem("Coupa gives no line total", where=where))
         return []
-    total = signed(total, credit)
-    allocations = objs(line.get("account-allocations"), "account-allocations")
+    total = signed(line.total, credit)
+    allocations = line.account_allocations
     if not allocations:
-        coding = _coded(line.get("account"), settings, ref, where, problems)
-        return [Draft(description, total, "line", coding, po_number, line_id)]
+        coding = _coded(line.account, settings, ref, where, problems)
+        return [Draft(description, total, "line", coding, po_number, line.id)]
     amounts = _allocation_amounts(allocations, total, credit, quantum, where, problems)
     return [
         Draft(
             description,
             amount,
             "allocation",
-            _coded(allocation.get("account"), settings, ref, where, problems),
+            _coded(allocation.account, settings, ref, where, problems),
             po_number,
-            line_id,
+            line.id,
         )
         for allocation, amount in zip(allocations, amounts, strict=True)
     ]
 
 
 def _allocation_amounts(
-    allocations: list[dict[str, Any]],
+    allocations: list[Allocation],
     total: Decimal,
     credit: bool,
     quantum: Decimal,
@@ -164,11 +166,11 @@ def _allocation_amounts(
 ) -> list[Decimal]:
     """Coupa's allocation amounts, or shares by ``pct`` when amounts are missing; they must add
     up to the line total exactly."""
-    given = [money(a.get("amount")) for a in allocations]
+    given = [a.amount for a in allocations]
     if all(amount is not None for amount in given):
         amounts = [signed(amount, credit) for amount in given if amount is not None]
     else:
-        weights = [money(a.get("pct")) or Decimal(0) for a in allocations]
+        weights = [a.pct or Decimal(0) for a in allocations]
         try:
             amounts = split(total, weights, quantum)
         except ValueError:
@@ -186,29 +188,27 @@ def _allocation_amounts(
 
 
 def _charges(
-    invoice: dict[str, Any],
+    invoice: CoupaInvoice,
     settings: MappingSettings,
     ref: Reference,
     credit: bool,
     problems: list[Problem],
 ) -> list[Draft]:
-    listed = objs(invoice.get("invoice-charges"), "invoice-charges")
     drafts: list[Draft] = []
-    for kind, header_key, setting, words in CHARGE_KINDS:
-        charges = [c for c in listed if c.get("type") == kind]
+    for kind, header_field, setting, words in CHARGE_KINDS:
+        charges = [c for c in invoice.invoice_charges if c.type == kind]
         if not charges:
-            header = money(invoice.get(header_key))
-            charges = [{"total": header}] if header else []
+            header: Decimal | None = getattr(invoice, header_field)
+            charges = [CoupaInvoiceCharge(total=header)] if header else []
         for charge in charges:
-            amount = money(charge.get("total"))
-            if not amount:
+            if not charge.total:
                 continue
             where = words.lower()
             named: str | None = getattr(settings, setting)
             if named is not None:
                 coding = _named(named, setting, ref, problems)
-            elif charge.get("account"):
-                coding = _coded(charge["account"], settings, ref, where, problems)
+            elif charge.account is not None:
+                coding = _coded(charge.account, settings, ref, where, problems)
             else:
                 coding = None
                 problems.append(
@@ -218,8 +218,8 @@ def _charges(
                         {"kind": "setting", "coupa_value": f"mapping.{setting}"},
                     )
                 )
-            description = clean(charge.get("description")) or words
-            drafts.append(Draft(description, signed(amount, credit), "charge", coding))
+            description = charge.description or words
+            drafts.append(Draft(description, signed(charge.total, credit), "charge", coding))
     return drafts
 
 
@@ -232,16 +232,15 @@ def _named(account: str, setting: str, ref: Reference, problems: list[Problem]) 
 
 
 def _tax(
-    invoice: dict[str, Any],
+    invoice: CoupaInvoice,
     settings: MappingSettings,
     ref: Reference,
     credit: bool,
     problems: list[Problem],
 ) -> list[Draft]:
-    tax = money(invoice.get("tax-amount"))
-    if tax is None and invoice.get("line-level-taxation"):
-        lines = objs(invoice.get("invoice-lines"), "invoice-lines")
-        line_taxes = [money(line.get("tax-amount")) for line in lines]
+    tax = invoice.tax_amount
+    if tax is None and invoice.line_level_taxation:
+        line_taxes = [line.tax_amount for line in invoice.invoice_lines]
         tax = sum((t for t in line_taxes if t is not None), Decimal(0))
     if not tax:
         return []
@@ -255,6 +254,5 @@ def _tax(
         )
     else:
         coding = _named(settings.tax_account, "tax_account", ref, problems)
-    rate = clean(invoice.get("tax-rate"))
-    description = f"Tax {rate}%" if rate else "Tax"
+    description = f"Tax {invoice.tax_rate}%" if invoice.tax_rate else "Tax"
     return [Draft(description, signed(tax, credit), "tax", coding)]

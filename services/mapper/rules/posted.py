@@ -14,7 +14,7 @@ from typing import Any
 
 from services.mapper.rules.outcome import Mapped, Parked
 from services.mapper.rules.resolve import invoice_name
-from services.mapper.rules.values import clean
+from shared.coupa.models import CoupaInvoiceHeader
 from shared.messages import PostApInvoice
 
 
@@ -31,11 +31,15 @@ class Booked:
 def flag_reason(
     invoice: dict[str, Any], result: Mapped[PostApInvoice] | Parked, booked: Booked
 ) -> str | None:
-    """None when this version makes the voucher that is booked; else why a person must look."""
-    name = invoice_name(invoice)
+    """None when this version makes the voucher that is booked; else why a person must look.
+
+    ``invoice`` is Coupa's JSON; only what names it and its status are read, which never fails.
+    """
+    header = CoupaInvoiceHeader.from_api(invoice)
+    name = invoice_name(header)
     where = f"Deltek voucher {booked.voucher}" if booked.voucher else "Deltek"
     decide = "a person must decide; nothing was reversed"
-    if clean(invoice.get("status")) == "voided":
+    if header.status == "voided":
         return f"Coupa invoice {name} was voided in Coupa after it was posted to {where}; {decide}"
     if isinstance(result, Parked):
         return (

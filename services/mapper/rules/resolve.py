@@ -23,29 +23,29 @@ from typing import Any
 
 from services.mapper.rules.lines import Draft, build_lines, signed
 from services.mapper.rules.outcome import Mapped, Parked, Problem
-from services.mapper.rules.values import clean, money, obj, timestamp
-from services.mapper.rules.vendor import resolve_vendor
+from services.mapper.rules.vendor import vendor_for
 from shared.connection_settings import ConnectionSettings
+from shared.coupa.models import CoupaInvoice, CoupaInvoiceHeader, CoupaPurchaseOrder, CoupaSupplier
 from shared.kafka.envelope import record_key
 from shared.messages import ApLine, InvoiceApproved, PostApInvoice, invoice_job_id
 from shared.reference.view import Reference
 
 
-def invoice_name(invoice: dict[str, Any]) -> str:
+def invoice_name(invoice: CoupaInvoiceHeader) -> str:
     """How a clerk knows an invoice: its number, else its Coupa id."""
-    return str(clean(invoice.get("invoice-number")) or f"with Coupa id {invoice.get('id')}")
+    return invoice.invoice_number or f"with Coupa id {invoice.id}"
 
 
-def is_credit_note(invoice: dict[str, Any]) -> bool:
-    if clean(invoice.get("document-type")) == "Credit Note":
+def is_credit_note(invoice: CoupaInvoice) -> bool:
+    if invoice.document_type == "Credit Note":
         return True
     total = coupa_total(invoice)
     return total is not None and total < 0
 
 
-def coupa_total(invoice: dict[str, Any]) -> Decimal | None:
-    total = money(invoice.get("total-with-taxes"))
-    return total if total is not None else money(invoice.get("gross-total"))
+def coupa_total(invoice: CoupaInvoice) -> Decimal | None:
+    total = invoice.total_with_taxes
+    return total if total is not None else invoice.gross_total
 
 
 def map_invoice(
@@ -54,18 +54,24 @@ def map_invoice(
     ref: Reference,
     supplier: dict[str, Any] | None,
 ) -> Mapped[PostApInvoice] | Parked:
-    invoice = event.invoice
-    status = clean(invoice.get("status"))
-    if status not in (None, "approved"):
-        return Parked((_status_reason(invoice, status or ""),))
+    """The voucher command for ``event``, or why it parks; ``supplier`` is the stored Coupa
+    supplier record. The event keeps Coupa's JSON as sent (for the audit trail and replays), so
+    it is read into the models here, where it is used."""
+    header = CoupaInvoiceHeader.from_api(event.invoice)
+    if header.status not in (None, "approved"):
+        return Parked((_status_reason(header),))
+    record = CoupaSupplier.from_api(supplier) if supplier is not None else None
     try:
-        return _map(event, settings, ref, supplier)
-    except (ValueError, ArithmeticError) as exc:  # ArithmeticError: a Decimal out of range
-        return Parked((f"Coupa invoice {invoice_name(invoice)} has an unreadable value: {exc}",))
+        invoice = CoupaInvoice.from_api(event.invoice)
+        orders = [CoupaPurchaseOrder.from_api(order) for order in event.purchase_orders]
+        return _map(invoice, orders, settings, ref, record)
+    except (ValueError, ArithmeticError) as exc:  # UnreadableError; a Decimal out of range
+        return Parked((f"Coupa invoice {invoice_name(header)} has an unreadable value: {exc}",))
 
 
-def _status_reason(invoice: dict[str, Any], status: str) -> str:
+def _status_reason(invoice: CoupaInvoiceHeader) -> str:
     name = invoice_name(invoice)
+    status = invoice.status or ""
     if status == "voided":
         return f"Coupa invoice {name} was voided in Coupa before it was posted; nothing was sent"
     return (
@@ -75,23 +81,22 @@ def _status_reason(invoice: dict[str, Any], status: str) -> str:
 
 
 def _map(
-    event: InvoiceApproved,
+    invoice: CoupaInvoice,
+    orders: list[CoupaPurchaseOrder],
     settings: ConnectionSettings,
     ref: Reference,
-    supplier: dict[str, Any] | None,
+    supplier: CoupaSupplier | None,
 ) -> Mapped[PostApInvoice] | Parked:
-    invoice = event.invoice
     name = invoice_name(invoice)
     problems: list[Problem] = []
 
-    coupa_id = clean(invoice.get("id"))
-    number = clean(invoice.get("invoice-number"))
-    invoice_at = timestamp(invoice.get("invoice-date"))
-    approved_at = timestamp(invoice.get("updated-at"))
-    currency_object = obj(invoice.get("currency"), "currency")
-    currency = clean(currency_object.get("code"))
+    coupa_id = invoice.id
+    number = invoice.invoice_number
+    invoice_at = invoice.invoice_date
+    approved_at = invoice.updated_at
+    currency = invoice.currency.code if invoice.currency else None
     for missing, words in (
-        (coupa_id is None or not coupa_id.isdigit(), "no Coupa id"),
+        (coupa_id is None, "no Coupa id"),
         (number is None, "no invoice number"),
         (invoice_at is None, "no invoice date"),
         (currency is None, "no currency"),
@@ -99,16 +104,16 @@ def _map(
         if missing:
             problems.append(Problem(f"Coupa invoice {name} has {words}"))
 
-    vendor = resolve_vendor(obj(invoice.get("supplier"), "supplier"), supplier, ref)
+    vendor = vendor_for(invoice.supplier, supplier, ref)
     if isinstance(vendor, Problem):
         problems.append(vendor)
 
     credit = is_credit_note(invoice)
-    decimals = currency_object.get("decimals")
-    places = decimals if type(decimals) is int and 0 <= decimals <= 4 else 2
+    decimals = invoice.currency.decimals if invoice.currency else None
+    places = decimals if decimals is not None and decimals <= 4 else 2
     quantum = Decimal(1).scaleb(-places)
     drafts, line_problems = build_lines(
-        invoice, event.purchase_orders, settings.mapping, ref, credit=credit, quantum=quantum
+        invoice, orders, settings.mapping, ref, credit=credit, quantum=quantum
     )
     problems += line_problems
     if not drafts:
@@ -147,25 +152,20 @@ def _map(
         job_id=invoice_job_id(settings.name, coupa_id),
         connection=settings.name,
         record_key=record_key(settings.name, "invoice", coupa_id),
-        coupa_id=int(coupa_id),
-        coupa_version=str(invoice.get("updated-at") or ""),
+        coupa_id=coupa_id,
+        coupa_version=invoice.version,
         invoice_number=number,
         vendor=str(vendor.vendor),
         invoice_date=invoice_at.date(),
         period=period.period,
         currency=currency,
-        pay_terms=_pay_terms(invoice.get("payment-term")),
+        pay_terms=invoice.payment_term.code if invoice.payment_term else None,
         is_credit_note=credit,
         total=total,
         lines=tuple(_ap_line(seq, draft) for seq, draft in enumerate(drafts, start=1)),
         approved_at=approved_at,
     )
     return Mapped(command)
-
-
-def _pay_terms(term: object) -> str | None:
-    """Optional on the voucher, so a term of an unexpected shape is left out, not parked."""
-    return clean(term.get("code")) if isinstance(term, dict) else None
 
 
 def _ap_line(seq: int, draft: Draft) -> ApLine:

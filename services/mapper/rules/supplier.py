@@ -26,8 +26,8 @@ import re
 from typing import Any
 
 from services.mapper.rules.outcome import Parked
-from services.mapper.rules.values import clean
 from shared.connection_settings import ConnectionSettings
+from shared.coupa.models import CoupaSupplier
 from shared.kafka.envelope import record_key
 from shared.messages import UpsertVendor, VendorAddress, supplier_job_id
 
@@ -62,21 +62,18 @@ def tin_type(tax_id: str | None) -> str | None:
     return "EIN" if _EIN.match(tax_id) else None
 
 
-def supplier_name(supplier: dict[str, Any]) -> str:
+def supplier_name(supplier: CoupaSupplier) -> str:
     """How a clerk knows the supplier: its number and name."""
-    number = clean(supplier.get("number")) or f"with Coupa id {supplier.get('id')}"
-    name = clean(supplier.get("name"))
-    return f"Coupa supplier {number}" + (f" ({name})" if name else "")
+    number = supplier.number or f"with Coupa id {supplier.id}"
+    return f"Coupa supplier {number}" + (f" ({supplier.name})" if supplier.name else "")
 
 
-def remit_to(supplier: dict[str, Any], countries: dict[str, str]) -> VendorAddress | str | None:
+def remit_to(supplier: CoupaSupplier, countries: dict[str, str]) -> VendorAddress | str | None:
     """The first active remit-to as a firm address; a reason when its country is unknown."""
-    addresses = [a for a in supplier.get("remit-to-addresses") or [] if isinstance(a, dict)]
-    chosen = next((a for a in addresses if a.get("active", True)), None)
+    chosen = next((a for a in supplier.remit_to_addresses if a.active), None)
     if chosen is None:
         return None
-    country = chosen.get("country")
-    code = clean(country.get("code") if isinstance(country, dict) else country)
+    code = chosen.country
     name = None
     if code is not None:
         name = countries.get(code.upper())
@@ -87,53 +84,52 @@ def remit_to(supplier: dict[str, Any], countries: dict[str, str]) -> VendorAddre
             )
     return VendorAddress(
         name=REMIT_ADDRESS_NAME,
-        address1=clean(chosen.get("street1")),
-        address2=clean(chosen.get("street2")),
-        address3=clean(chosen.get("street3")),
-        city=clean(chosen.get("city")),
-        state=clean(chosen.get("state")),
-        zip=clean(chosen.get("postal-code")),
+        address1=chosen.street1,
+        address2=chosen.street2,
+        address3=chosen.street3,
+        city=chosen.city,
+        state=chosen.state,
+        zip=chosen.postal_code,
         country=name,
     )
 
 
 def build_upsert_vendor(
-    supplier: dict[str, Any], settings: ConnectionSettings, version: str
+    raw: dict[str, Any], settings: ConnectionSettings, version: str
 ) -> UpsertVendor | Parked:
-    """The command that makes the supplier's Deltek firm match it, or why there is none."""
+    """The command that makes the supplier's Deltek firm match it, or why there is none.
+
+    ``raw`` is Coupa's JSON as the message carries it; every field of a supplier is read
+    tolerantly, so reading it never raises.
+    """
+    supplier = CoupaSupplier.from_api(raw)
     mapping = settings.mapping
-    coupa_id = supplier.get("id")
-    name = clean(supplier.get("name"))
-    if not isinstance(coupa_id, int) or name is None:
+    if supplier.id is None or supplier.name is None:
         return Parked(("The message carries no Coupa supplier with an id and a name",))
     address = remit_to(supplier, {**COUNTRY_NAMES, **mapping.country_names})
     if isinstance(address, str):
         return Parked((address,))
-    number = clean(supplier.get("number"))
-    tax_id = clean(supplier.get("tax-id"))
-    term = supplier.get("payment-term")
-    term = term if isinstance(term, dict) else {}
-    code = clean(term.get("code"))
+    term = supplier.payment_term
+    code = term.code if term else None
     req_1099 = None
     if mapping.vendor_1099_field is not None:
-        custom = supplier.get("custom-fields")
-        flag = (custom if isinstance(custom, dict) else {}).get(mapping.vendor_1099_field)
+        flag = (supplier.custom_fields or {}).get(mapping.vendor_1099_field)
         req_1099 = str(flag).strip().lower() in _YES
     return UpsertVendor(
-        job_id=supplier_job_id(settings.name, coupa_id),
+        job_id=supplier_job_id(settings.name, supplier.id),
         connection=settings.name,
-        record_key=record_key(settings.name, "supplier", coupa_id),
-        coupa_id=coupa_id,
+        record_key=record_key(settings.name, "supplier", supplier.id),
+        coupa_id=supplier.id,
         coupa_version=version,
-        coupa_number=number,
-        name=name,
-        sort_name=name,
-        vendor_number=number if mapping.vendor_number_from_coupa else None,
-        tax_id=tax_id,
-        tin_type=tin_type(tax_id),
-        active=clean(supplier.get("status")) == "active",
+        coupa_number=supplier.number,
+        name=supplier.name,
+        sort_name=supplier.name,
+        vendor_number=supplier.number if mapping.vendor_number_from_coupa else None,
+        tax_id=supplier.tax_id,
+        tin_type=tin_type(supplier.tax_id),
+        active=supplier.status == "active",
         remit_to=address,
         pay_terms=None if code is None else mapping.pay_terms.get(code, code),
-        pay_terms_description=clean(term.get("description")),
+        pay_terms_description=term.description if term else None,
         req_1099=req_1099,
     )

@@ -11,19 +11,23 @@ from __future__ import annotations
 from typing import Any
 
 from services.mapper.rules.outcome import Problem
-from services.mapper.rules.values import clean
+from shared.coupa.models import CoupaInvoice, CoupaSupplier, Ref, UnreadableError
 from shared.reference.view import Reference, Vendor, norm_name, norm_tax_id
 
 
-def supplier_label(invoice_supplier: dict[str, Any]) -> str:
+def supplier_label(invoice_supplier: Ref) -> str:
     """How a clerk knows the supplier: its Coupa number, else its id."""
-    return str(invoice_supplier.get("number") or invoice_supplier.get("id") or "?")
+    return str(invoice_supplier.number or invoice_supplier.id or "?")
 
 
 def supplier_id(invoice: dict[str, Any]) -> str | None:
-    """The Coupa id of the supplier an invoice names; None when it names none as an object."""
-    named = invoice.get("supplier")
-    return clean(named.get("id")) if isinstance(named, dict) else None
+    """The Coupa id of the supplier an invoice (Coupa's JSON) names, to look up its record; None
+    when it names none, or cannot be read (it then parks before any vendor is looked for)."""
+    try:
+        named = CoupaInvoice.from_api(invoice).supplier
+    except UnreadableError:
+        return None
+    return str(named.id) if named is not None and named.id is not None else None
 
 
 def resolve_vendor(
@@ -31,16 +35,28 @@ def resolve_vendor(
     supplier: dict[str, Any] | None,
     ref: Reference,
 ) -> Vendor | Problem:
+    """:func:`vendor_for` over Coupa's JSON, as records store it (every field of both is read
+    tolerantly, so this never raises)."""
+    named = Ref.from_api(invoice_supplier) if invoice_supplier else None
+    record = CoupaSupplier.from_api(supplier) if supplier is not None else None
+    return vendor_for(named, record, ref)
+
+
+def vendor_for(
+    invoice_supplier: Ref | None,
+    supplier: CoupaSupplier | None,
+    ref: Reference,
+) -> Vendor | Problem:
     """The Deltek vendor for the invoice's supplier, or why there is none usable.
 
     ``invoice_supplier`` is the (often shallow) supplier object on the invoice; ``supplier`` is
     the full Coupa supplier record, when one was received, and is where the tax id comes from.
     """
-    if not invoice_supplier:
+    if invoice_supplier is None:
         return Problem("The Coupa invoice names no supplier")
-    coupa_id = clean(invoice_supplier.get("id"))
-    number = clean(invoice_supplier.get("number"))
-    name = clean(invoice_supplier.get("name")) or clean((supplier or {}).get("name"))
+    coupa_id = str(invoice_supplier.id) if invoice_supplier.id is not None else None
+    number = invoice_supplier.number
+    name = invoice_supplier.name or (supplier.name if supplier else None)
     label = f"Coupa supplier {supplier_label(invoice_supplier)}"
     if name:
         label += f" ({name})"
@@ -58,7 +74,7 @@ def resolve_vendor(
         return _usable(vendor, label, wait)
     if number and (vendor := ref.vendors_by_number.get(number)) is not None:
         return _usable(vendor, label, wait)
-    tax_id = norm_tax_id(clean((supplier or {}).get("tax-id")))
+    tax_id = norm_tax_id(supplier.tax_id if supplier else None)
     for rule, key, index in (
         ("tax id", tax_id, ref.vendors_by_tax_id),
         ("name", norm_name(name), ref.vendors_by_name),
