@@ -55,9 +55,8 @@ SIM_MAPPING = MappingSettings(
     handling_account="642.00",
     misc_account="699.00",
     tax_account="699.00",
-    # Used only with create_vendors: the simulated tenant spells its terms without spaces.
+    # Used only with create_vendors; Coupa's "Net 30" becomes Date + 30 days by default.
     vendor_1099_field="form-1099",
-    pay_terms={"Net 30": "Net30"},
 )
 PHASES = ("100", "200", "300")
 # The simulators take any credentials; these are stored (sealed) like real ones, and the secret

@@ -6,9 +6,14 @@ The connections file (``connector connections apply``) carries these under ``map
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field
 
 _SETTINGS = ConfigDict(frozen=True, extra="forbid")
+
+# Vantagepoint's voucher payment terms are a closed set; Date needs a PayDate (deltek-api §3.D).
+PayTerms = Literal["Next", "PWP", "Hold", "Date"]
 
 
 class MappingSettings(BaseModel):
@@ -27,8 +32,11 @@ class MappingSettings(BaseModel):
     vendor_number_from_coupa: bool = False
     # The Coupa supplier custom field that says "1099 required"; None leaves Req1099 to Deltek.
     vendor_1099_field: str | None = None
-    # Coupa payment-term codes to Deltek PayTerms where they differ ("Net 30" -> "Net30").
-    pay_terms: dict[str, str] = Field(default_factory=dict)
+    # Coupa payment-term code -> Deltek PayTerms (the PayTerms above), e.g. {"Due now": Next}.
+    pay_terms: dict[str, PayTerms] = Field(default_factory=dict)
+    # What a Coupa term with net days and no entry above becomes: "Date" (PayDate = invoice date
+    # + the net days) or "Next" (the next check run).
+    net_terms_as: Literal["Date", "Next"] = "Date"
     # ISO country codes to the names in the tenant's country table, over the built-in table.
     country_names: dict[str, str] = Field(default_factory=dict)
     gl_account_segment: int = Field(default=2, ge=1, le=20)

@@ -14,6 +14,8 @@ from typing import Any, ClassVar, Literal
 import orjson
 from pydantic import BaseModel, ConfigDict, Field
 
+from shared.connection_settings import PayTerms
+
 INVOICE_APPROVED = "InvoiceApproved"
 SUPPLIER_CHANGED = "SupplierChanged"
 POST_AP_INVOICE = "PostApInvoice"
@@ -96,7 +98,8 @@ class PostApInvoice(DeltekCommand):
     invoice_date: date
     period: int
     currency: str
-    pay_terms: str | None = None
+    pay_terms: PayTerms | None = None
+    pay_date: date | None = None  # with pay_terms "Date" only
     is_credit_note: bool = False
     total: Decimal
     lines: tuple[ApLine, ...]
@@ -133,7 +136,7 @@ class UpsertVendor(DeltekCommand):
     tin_type: str | None = None
     active: bool = True
     remit_to: VendorAddress | None = None
-    pay_terms: str | None = None
+    pay_terms: PayTerms | None = None
     pay_terms_description: str | None = None
     req_1099: bool | None = None
 

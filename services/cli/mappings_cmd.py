@@ -165,6 +165,7 @@ async def check_maps(conn: Connection, args: argparse.Namespace) -> int:
     print(f"  Coupa suppliers without a Deltek vendor:           {found.count('supplier')}")
     print(f"  account segment values without a GL account:       {found.count('account')}")
     print(f"  project codes without an open, chargeable project: {found.count('project')}")
+    print(f"  Coupa payment terms without Deltek pay terms:      {found.count('pay_terms')}")
     if not found.gaps:
         print("Every Coupa value in them resolves.")
         return 0

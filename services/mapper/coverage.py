@@ -67,7 +67,7 @@ async def coverage(conn: Connection, settings: ConnectionSettings) -> Coverage:
         parked += 1
         for wait in record.waiting_for or []:
             _gap(gaps, wait).parked.append(record.record_key)
-    order = {"supplier": 0, "account": 1, "project": 2}
+    order = {"supplier": 0, "account": 1, "project": 2, "pay_terms": 3}
     ranked = sorted(gaps.values(), key=lambda g: (order.get(g.kind, 9), -g.invoices, g.coupa_value))
     return Coverage(len(records), parked, ranked, len(suppliers))
 

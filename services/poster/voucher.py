@@ -56,6 +56,10 @@ def build_batch(command: PostApInvoice, posting: DeltekPostingSettings) -> ApBat
             ("the connection's deltek.liability_code", posting.liability_code),
             ("the connection's deltek.bank_code", posting.bank_code),
             ("payment terms on the invoice or its supplier", command.pay_terms),
+            (
+                "a pay date for payment terms Date",
+                command.pay_date is not None or command.pay_terms != "Date",
+            ),
         )
         if not value
     ]
@@ -82,6 +86,7 @@ def build_batch(command: PostApInvoice, posting: DeltekPostingSettings) -> ApBat
         LiabCode=str(posting.liability_code),
         BankCode=str(posting.bank_code),
         PayTerms=str(command.pay_terms),
+        PayDate=command.pay_date if command.pay_terms == "Date" else None,
         Voucher=voucher_number(command.job_id),
         CurrencyCode=command.currency,
         Status="A",

@@ -165,6 +165,7 @@ class Currency(Ref):
 
 class PaymentTerm(Ref):
     description: Text = None
+    days_for_net_payment: Whole = None
 
 
 class Account(CoupaModel):

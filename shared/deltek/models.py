@@ -136,6 +136,7 @@ class ApMaster(DeltekRecord):
     BankCode: str
     PayTerms: str
     Voucher: str
+    PayDate: DeltekDate | None = None  # required with PayTerms "Date" (§3.D)
     Batch: str | None = None
     Address: str | None = None
     CurrencyCode: str | None = None

@@ -115,7 +115,7 @@ async def test_a_new_supplier_becomes_a_vendor_firm_and_follows_its_changes(rig)
         supplier["remit-to-addresses"][0]["street1"],
     )
     [accounting] = firm["VEAccounting"]
-    assert (accounting["PayTerms"], accounting["Req1099"]) == ("Net30", "Y")
+    assert (accounting["PayTerms"], accounting["Req1099"]) == ("Date", "Y")  # "Net 30": 30 days
 
     moved = [{**supplier["remit-to-addresses"][0], "street1": "PO Box 8812", "city": "Boulder"}]
     await rig.faults("deltek")  # restart the simulator's counters

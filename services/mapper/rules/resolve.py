@@ -23,6 +23,7 @@ from typing import Any
 
 from services.mapper.rules.lines import Draft, build_lines, signed
 from services.mapper.rules.outcome import Mapped, Parked, Problem
+from services.mapper.rules.pay_terms import translate
 from services.mapper.rules.vendor import vendor_for
 from shared.connection_settings import ConnectionSettings
 from shared.coupa.models import CoupaInvoice, CoupaInvoiceHeader, CoupaPurchaseOrder, CoupaSupplier
@@ -108,6 +109,16 @@ def _map(
     if isinstance(vendor, Problem):
         problems.append(vendor)
 
+    # The invoice's own term, else its supplier's (Coupa copies one onto the other, not always).
+    terms = translate(
+        invoice.payment_term or (supplier.payment_term if supplier else None),
+        settings.mapping,
+        owner=f"Coupa invoice {name}",
+        invoice_date=invoice_at.date() if invoice_at else None,
+    )
+    if isinstance(terms, Problem):
+        problems.append(terms)
+
     credit = is_credit_note(invoice)
     decimals = invoice.currency.decimals if invoice.currency else None
     places = decimals if decimals is not None and decimals <= 4 else 2
@@ -140,6 +151,7 @@ def _map(
     if (
         problems
         or isinstance(vendor, Problem)
+        or isinstance(terms, Problem)
         or period is None
         or coupa_id is None
         or number is None
@@ -159,7 +171,8 @@ def _map(
         invoice_date=invoice_at.date(),
         period=period.period,
         currency=currency,
-        pay_terms=invoice.payment_term.code if invoice.payment_term else None,
+        pay_terms=terms.terms,
+        pay_date=terms.pay_date,
         is_credit_note=credit,
         total=total,
         lines=tuple(_ap_line(seq, draft) for seq, draft in enumerate(drafts, start=1)),

@@ -14,8 +14,10 @@ Choices where the documents are silent (deltek-api.md §2, coupa-api.md §5):
   primary and for payment as in deltek-api.md §8.2. Its country code becomes the name Deltek's
   country table holds ("USA" is refused, "United States" works, §2.3) through a small table the
   connection can extend; an unknown code parks the supplier rather than guess.
-- Pay terms are Coupa's payment-term code, translated by the connection's ``pay_terms`` where
-  the tenant names them differently; the 1099 flag is the connection's custom field, when set.
+- Pay terms are Coupa's payment term translated to Deltek's closed set as for invoices
+  (``pay_terms.py``); a supplier without one leaves the firm's terms to Deltek, and a term the
+  connection cannot translate parks the supplier. The 1099 flag is the connection's custom
+  field, when set.
 - Bank details are not copied: they are not on Coupa's supplier object (coupa-api.md §5) and
   deltek-api.md documents no firm key for them.
 """
@@ -25,7 +27,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from services.mapper.rules.outcome import Parked
+from services.mapper.rules.outcome import Parked, Problem
+from services.mapper.rules.pay_terms import DeltekTerms, translate
 from shared.connection_settings import ConnectionSettings
 from shared.coupa.models import CoupaSupplier
 from shared.kafka.envelope import record_key
@@ -110,7 +113,13 @@ def build_upsert_vendor(
     if isinstance(address, str):
         return Parked((address,))
     term = supplier.payment_term
-    code = term.code if term else None
+    terms: DeltekTerms | None = None
+    if term is not None and term.code is not None:
+        label = f"Coupa supplier {supplier.number or supplier.id} ({supplier.name})"
+        translated = translate(term, mapping, owner=label, invoice_date=None)
+        if isinstance(translated, Problem):
+            return Parked.of([translated])
+        terms = translated
     req_1099 = None
     if mapping.vendor_1099_field is not None:
         flag = (supplier.custom_fields or {}).get(mapping.vendor_1099_field)
@@ -129,7 +138,7 @@ def build_upsert_vendor(
         tin_type=tin_type(supplier.tax_id),
         active=supplier.status == "active",
         remit_to=address,
-        pay_terms=None if code is None else mapping.pay_terms.get(code, code),
-        pay_terms_description=term.description if term else None,
+        pay_terms=terms.terms if terms else None,
+        pay_terms_description=(term.description or term.code) if terms and term else None,
         req_1099=req_1099,
     )

@@ -139,7 +139,7 @@ def make_command(
         "invoice_date": date(2026, 6, 3),
         "period": PERIOD,
         "currency": "USD",
-        "pay_terms": "Net30",
+        "pay_terms": "Next",
         "total": project_line + overhead_line,
         "approved_at": datetime(2026, 6, 5, 9, 0, tzinfo=UTC),
         "lines": (

@@ -23,7 +23,7 @@ def vendor_command(coupa_id: int = 217, **changes: Any) -> UpsertVendor:
         "coupa_version": "2026-06-05T10:00:00Z", "coupa_number": f"V-{coupa_id:05d}",
         "name": f"Northwind Survey {coupa_id}", "sort_name": f"Northwind Survey {coupa_id}",
         "tax_id": f"91-{coupa_id:07d}", "tin_type": "EIN", "remit_to": REMIT,
-        "pay_terms": "Net30", "pay_terms_description": "Net 30 days", "req_1099": True,
+        "pay_terms": "Next", "pay_terms_description": "Net 30 days", "req_1099": True,
     }  # fmt: skip
     return UpsertVendor(**{**values, **changes})
 
@@ -64,7 +64,7 @@ async def test_a_new_supplier_becomes_one_autonumbered_vendor_firm_then_costs_no
         "true", "100 Harbor Way", "United States",
     )  # fmt: skip
     accounting = store.ve_accounting[firm["ClientID"]]
-    assert (accounting["PayTerms"], accounting["Req1099"]) == ("Net30", "Y")
+    assert (accounting["PayTerms"], accounting["Req1099"]) == ("Next", "Y")
     row = await ledger_row(pool, command)
     assert (row["state"], row["client_id"], row["vendor"]) == (
         "posted", firm["ClientID"], firm["Vendor"],

@@ -98,7 +98,7 @@ def invoice(
         "gross-total": total or money(added),
         "total-with-taxes": total or money(added),
         "currency": USD,
-        "payment-term": {"id": 4, "code": "Net 30"},
+        "payment-term": {"id": 4, "code": "Net 30", "days-for-net-payment": 30},
         "supplier": supplier if supplier is not None else NORTHWIND,
         "invoice-charges": charges or [],
         "tax-lines": [],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 
 from services.mapper.rules.outcome import Mapped, Parked
@@ -46,9 +47,10 @@ def test_a_two_line_po_invoice_with_header_tax_becomes_three_voucher_lines():
         "2025-03-01",
     )
     assert command.period == 202503
-    assert (command.currency, command.pay_terms, command.total) == (
+    assert (command.currency, command.pay_terms, command.pay_date, command.total) == (
         "USD",
-        "Net 30",
+        "Date",  # Coupa's "Net 30": invoice date + 30 days (deltek-api.md §3.D)
+        date(2025, 3, 31),
         Decimal("541.25"),
     )
     assert command.coupa_version == "2025-03-05T16:02:10-08:00"

@@ -19,7 +19,8 @@ SUPPLIER: dict[str, Any] = {
     "number": "V-00217",
     "status": "active",
     "tax-id": "91-1234567",
-    "payment-term": {"id": 4, "code": "Net 30", "description": "Net 30 days"},
+    "payment-term": {"id": 4, "code": "Net 30", "description": "Net 30 days",
+                     "days-for-net-payment": 30},
     "remit-to-addresses": [
         {"id": 904, "active": False, "street1": "Old Rd 1", "city": "Tacoma",
          "country": {"code": "US"}},
@@ -40,7 +41,7 @@ def build(supplier: dict[str, Any] | None = None, **mapping: Any) -> UpsertVendo
 
 
 def test_a_supplier_becomes_a_vendor_firm_with_tax_id_remit_to_terms_and_1099():
-    command = build(vendor_1099_field="form-1099", pay_terms={"Net 30": "Net30"})
+    command = build(vendor_1099_field="form-1099", pay_terms={"Net 30": "Next"})
     assert isinstance(command, UpsertVendor)
     assert command.job_id == command.record_key == "acme:supplier:217"
     assert (command.name, command.sort_name) == ("Northwind Survey Services LLC",) * 2
@@ -51,7 +52,7 @@ def test_a_supplier_becomes_a_vendor_firm_with_tax_id_remit_to_terms_and_1099():
         "name": "Remit", "address1": "100 Harbor Way", "address2": "Suite 4", "address3": None,
         "city": "Seattle", "state": "WA", "zip": "98101", "country": "United States",
     }  # fmt: skip
-    assert (command.pay_terms, command.pay_terms_description) == ("Net30", "Net 30 days")
+    assert (command.pay_terms, command.pay_terms_description) == ("Next", "Net 30 days")
     assert command.req_1099 is True
 
 
@@ -60,10 +61,30 @@ def test_vendor_number_comes_from_coupa_only_when_the_connection_says_so():
     assert isinstance(command, UpsertVendor) and command.vendor_number == "V-00217"
 
 
-def test_unmanaged_1099_and_untranslated_terms_are_sent_as_coupa_has_them():
-    command = build()
-    assert isinstance(command, UpsertVendor)
-    assert command.req_1099 is None and command.pay_terms == "Net 30"
+def test_an_unmanaged_1099_flag_is_left_to_deltek():
+    command = build(pay_terms={"Net 30": "Next"})
+    assert isinstance(command, UpsertVendor) and command.req_1099 is None
+
+
+def test_a_term_deltek_does_not_know_parks_naming_the_term_and_the_setting():
+    """deltek-api.md §3.D: vendor PayTerms take Vantagepoint's closed set, never Coupa's code."""
+    supplier = copy.deepcopy(SUPPLIER)
+    del supplier["payment-term"]["days-for-net-payment"]
+    parked = build(supplier)
+    assert isinstance(parked, Parked)
+    assert "'Net 30'" in parked.reason and "mapping.pay_terms" in parked.reason
+    assert parked.waiting_for == ({"kind": "pay_terms", "coupa_value": "Net 30"},)
+
+
+def test_a_term_with_net_days_becomes_date_or_next_as_the_connection_says():
+    dated, nextrun = build(), build(net_terms_as="Next")
+    assert isinstance(dated, UpsertVendor) and isinstance(nextrun, UpsertVendor)
+    assert (dated.pay_terms, nextrun.pay_terms) == ("Date", "Next")
+
+
+def test_a_supplier_without_a_term_leaves_the_firms_terms_to_deltek():
+    command = build({k: v for k, v in SUPPLIER.items() if k != "payment-term"})
+    assert isinstance(command, UpsertVendor) and command.pay_terms is None
 
 
 def test_inactive_and_draft_suppliers_make_inactive_firms():

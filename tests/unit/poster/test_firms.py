@@ -19,7 +19,7 @@ REMIT = VendorAddress(name="Remit", address1="100 Harbor Way", city="Seattle", s
 COMMAND = UpsertVendor(
     job_id="acme:supplier:217", connection="acme", record_key="acme:supplier:217", coupa_id=217,
     coupa_version="v1", coupa_number="V-00217", name="Northwind", sort_name="Northwind",
-    tax_id="91-1234567", tin_type="EIN", remit_to=REMIT, pay_terms="Net30",
+    tax_id="91-1234567", tin_type="EIN", remit_to=REMIT, pay_terms="Next",
     pay_terms_description="Net 30 days", req_1099=True,
 )  # fmt: skip
 A, B = Candidate("a" * 32, "000001", "Northwind"), Candidate("b" * 32, "000002", "Northwind")
@@ -68,7 +68,7 @@ def test_vendor_accounting_is_inserted_first_then_updated_only_where_it_differs(
     insert = accounting_change(COMMAND, "000001", None)
     assert insert is not None and insert[0] is True
     assert insert[1].Vendor == "000001" and insert[1].Req1099 == "Y"
-    held = VendorAccounting(Vendor="000001", PayTerms="Net30", PayTermsDesc="Net 30 days",
+    held = VendorAccounting(Vendor="000001", PayTerms="Next", PayTermsDesc="Net 30 days",
                             Req1099="N")  # fmt: skip
     update = accounting_change(COMMAND, "000001", held)
     assert update is not None and update[0] is False and update[1].to_body() == {"Req1099": "Y"}

@@ -32,7 +32,7 @@ def command(**changes) -> PostApInvoice:
         "invoice_date": date(2026, 6, 3),
         "period": 202606,
         "currency": "USD",
-        "pay_terms": "Net30",
+        "pay_terms": "Next",
         "total": Decimal("1850.00"),
         "lines": (
             ApLine(seq=1, description="GPS rover rental - June", account="521.00",
@@ -61,7 +61,7 @@ def test_body_uses_deltek_key_names_and_derived_keys():
     assert (master["LiabCode"], master["BankCode"], master["PayTerms"]) == (
         "Trade",
         "OPER",
-        "Net30",
+        "Next",
     )
     assert master["InvoiceDate"] == "2026-06-03T00:00:00.000"
     assert master["TransDate"] == "2026-06-03T00:00:00.000"
