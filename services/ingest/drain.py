@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
 
 from aiokafka.errors import KafkaError
 
 from services.ingest.directory import CoupaConnections
 from services.ingest.inbox import Pending, claim_pending, mark_failed, mark_published
+from shared.coupa.orders import cited_po_numbers, cited_purchase_orders
 from shared.db.pool import Pool
 from shared.http.errors import HttpError
 from shared.kafka.envelope import Envelope, Source, record_key
@@ -31,18 +31,6 @@ _IDLE_SECONDS = 1.0
 _FAILURE_PAUSE_SECONDS = 2.0
 # Coupa, the broker or the database not answering now: the row stays pending.
 _NOT_NOW: tuple[type[BaseException], ...] = (HttpError, KafkaError, *OUTAGES)
-
-
-def cited_po_numbers(invoice: dict[str, Any]) -> list[str]:
-    """The PO numbers an invoice's lines cite, each once, in line order."""
-    numbers: list[str] = []
-    for line in invoice.get("invoice-lines") or []:
-        if not isinstance(line, dict):
-            continue
-        number = line.get("po-number") or line.get("order-header-num")
-        if number not in (None, "") and str(number) not in numbers:
-            numbers.append(str(number))
-    return numbers
 
 
 class InboxDrain:
@@ -108,7 +96,10 @@ class InboxDrain:
             payload = SupplierChanged(supplier=item.body).model_dump(mode="json")
             topic, schema = self._topics.coupa_suppliers, SUPPLIER_CHANGED
         else:
-            orders = await self._purchase_orders(item.connection, item.body)
+            orders = []
+            if cited_po_numbers(item.body):  # no Coupa client needed for an invoice without POs
+                client = await self._directory.coupa(item.connection)
+                orders = await cited_purchase_orders(client, item.body)
             payload = InvoiceApproved(invoice=item.body, purchase_orders=orders).model_dump(
                 mode="json"
             )
@@ -118,17 +109,3 @@ class InboxDrain:
             schema=schema, connection=item.connection, key=key, source=source, payload=payload
         )
         return topic, envelope
-
-    async def _purchase_orders(
-        self, connection: str, invoice: dict[str, Any]
-    ) -> list[dict[str, Any]]:
-        numbers = cited_po_numbers(invoice)
-        if not numbers:
-            return []
-        client = await self._directory.coupa(connection)
-        orders = []
-        for number in numbers:
-            order = await client.get_purchase_order_by_number(number)
-            if order is not None:
-                orders.append(order.raw)
-        return orders

@@ -12,7 +12,9 @@ every invoice look unmappable. It is logged and left due.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import date, timedelta
 from typing import Any, Literal
 
 from shared.db.pool import Connection, Pool
@@ -49,15 +51,6 @@ TABLES: dict[Kind, Table] = {
     ),
     "periods": Table("deltek_periods", ("period", "starts_on", "ends_on", "closed"), 1),
 }
-
-# A period without dates in the cache is its calendar month (YYYYMM).
-_OPEN_PERIODS = """
-SELECT period,
-       COALESCE(starts_on, to_date(period::text, 'YYYYMM')) AS starts_on,
-       COALESCE(ends_on, (to_date(period::text, 'YYYYMM') + interval '1 month - 1 day')::date)
-           AS ends_on
-  FROM deltek_periods WHERE connection = $1 AND NOT closed
-"""
 
 
 def unique(rows: list[Row], key_width: int) -> list[Row]:
@@ -117,21 +110,40 @@ async def due_kinds(
 async def load_reference(conn: Connection, connection: str) -> Reference:
     """Everything resolution checks against, for one connection, in one consistent snapshot."""
     async with conn.transaction():
-        vendors = await conn.fetch(TABLES["vendors"].select(), connection)
-        accounts = await conn.fetch(TABLES["accounts"].select(), connection)
-        projects = await conn.fetch(TABLES["projects"].select(), connection)
-        periods = await conn.fetch(_OPEN_PERIODS, connection)
+        rows = {
+            kind: [tuple(row) for row in await conn.fetch(TABLES[kind].select(), connection)]
+            for kind in KINDS
+        }
         maps = await load_mappings(conn, connection, MAP_KINDS)
+    return reference_from_rows(rows, maps)
+
+
+def reference_from_rows(
+    rows: Mapping[Kind, list[Row]], maps: Mapping[str, Mapping[str, str]]
+) -> Reference:
+    """The resolution view over rows in ``TABLES`` column order, from the cache or straight
+    from Deltek (``connector preview`` reads Deltek without touching the cache)."""
     return Reference.build(
-        vendors=[Vendor(**dict(row)) for row in vendors],
-        accounts=[GlAccount(**dict(row)) for row in accounts],
+        vendors=[Vendor(*row) for row in rows.get("vendors", [])],
+        accounts=[GlAccount(*row) for row in rows.get("accounts", [])],
         projects=[
-            CachedProject(**{**dict(row), "wbs2": row["wbs2"].strip(), "wbs3": row["wbs3"].strip()})
-            for row in projects
+            CachedProject(wbs1, wbs2.strip(), wbs3.strip(), name, status, charge, sub_level)
+            for wbs1, wbs2, wbs3, name, status, charge, sub_level in rows.get("projects", [])
         ],
-        open_periods=[OpenPeriod(**dict(row)) for row in periods],
+        open_periods=[
+            _open_period(period, starts_on, ends_on)
+            for period, starts_on, ends_on, closed in rows.get("periods", [])
+            if not closed
+        ],
         maps=maps,
     )
+
+
+def _open_period(period: int, starts_on: date | None, ends_on: date | None) -> OpenPeriod:
+    """A period without dates is its calendar month (``YYYYMM``)."""
+    first = date(period // 100, period % 100, 1)
+    following = date(first.year + first.month // 12, first.month % 12 + 1, 1)
+    return OpenPeriod(period, starts_on or first, ends_on or following - timedelta(days=1))
 
 
 async def load_vendor_reference(conn: Connection, connection: str) -> Reference:

@@ -99,6 +99,7 @@ async def test_check_lists_what_lacks_a_mapping_and_who_waits_for_it(rig, connec
         "  Coupa suppliers without a Deltek vendor:           2",
         "  account segment values without a GL account:       1",
         "  project codes without an open, chargeable project: 0",
+        "  Coupa payment terms without Deltek pay terms:      0",
         "Lacking a mapping or a usable Deltek record:",
         "  supplier 900  Coupa supplier V-00900 (Nobody Known LLC): 1 invoice(s), "
         "parked: acme:invoice:1",
