@@ -1,11 +1,12 @@
 """The scheduled poll that backfills whatever a Call Out missed.
 
-Per connection and kind, the cursor is the newest ``updated-at`` accepted so far. Each poll asks
-Coupa for everything changed at or after ``cursor - overlap`` (same-second and slightly late
-writes are re-read, never skipped; the inbox makes the re-read harmless) and moves the cursor
-only after the whole result set was accepted: a failure half-way leaves it where it was, so the
-next poll starts over instead of skipping the unread pages. One replica polls a connection at a
-time (a Postgres advisory lock), however many ingest replicas run.
+Per connection and kind, the cursor is the newest ``updated-at`` read so far, but never later
+than the start of the walk that read it. Each poll asks Coupa for everything changed at or after
+``cursor - overlap`` (same-second and slightly late writes are re-read, never skipped; the inbox
+makes the re-read harmless) and moves the cursor only after the whole result set was accepted: a
+failure half-way leaves it where it was, so the next poll starts over instead of skipping the
+unread pages. One replica polls a connection at a time (a Postgres advisory lock), however many
+ingest replicas run.
 """
 
 from __future__ import annotations
@@ -125,7 +126,8 @@ class Poller:
 
     async def _poll_kind(self, conn: Connection, name: str, kind: Kind) -> int:
         cursor = await read_cursor(conn, name, kind)
-        since = (cursor - self._overlap) if cursor else datetime.now(UTC) - self._first_lookback
+        started = datetime.now(UTC)
+        since = (cursor - self._overlap) if cursor else started - self._first_lookback
         client = await self._directory.coupa(name)
         newest = cursor
         accepted = 0
@@ -140,7 +142,11 @@ class Poller:
             if obj.updated_at is not None and (newest is None or obj.updated_at > newest):
                 newest = obj.updated_at
         if newest is not None:
-            await write_cursor(conn, name, kind, newest)
+            # A record that changed during the walk, behind its position, was not read again
+            # (shared/coupa/paging.py); its new updated-at is after ``started``, which records
+            # read later in a long walk may be well past. ``started`` is our clock and
+            # updated-at Coupa's: the overlap covers a skew up to its length.
+            await write_cursor(conn, name, kind, min(newest, started))
         if accepted:
             log.info("poll accepted", extra={"connection": name, "kind": kind, "new": accepted})
         return accepted

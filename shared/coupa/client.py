@@ -1,4 +1,4 @@
-"""The Coupa REST client: rate limited, retrying, re-authenticating, paging by ``updated-at``.
+"""The Coupa REST client: rate limited, retrying, re-authenticating, paging by id since an instant.
 
 Only documented Coupa behaviour is relied on (coupa-api.md): ``Accept: application/json``
 because Coupa defaults to XML, bare JSON arrays with ``[]`` at the end, pages of at most 50,
@@ -19,7 +19,7 @@ from shared.coupa.auth import TokenProvider
 from shared.coupa.config import CoupaClientConfig
 from shared.coupa.errors import CoupaAuthError, CoupaNotFoundError, CoupaPermissionError
 from shared.coupa.models import CoupaInvoice, CoupaPurchaseOrder, CoupaSupplier
-from shared.coupa.paging import UpdatedAtPager
+from shared.coupa.paging import ChangedSincePager
 from shared.http.backoff import Backoff, RetryPolicy, call_with_retries, parse_retry_after
 from shared.http.errors import FatalError, RetriableError, error_for_status
 from shared.http.ratelimit import TokenBucket
@@ -98,7 +98,7 @@ class CoupaClient(SessionOwner):
     async def _iter_updated(
         self, resource: str, since: datetime | None, filters: Params
     ) -> AsyncIterator[dict[str, Any]]:
-        pager = UpdatedAtPager(since, self.config.page_size)
+        pager = ChangedSincePager(since, self.config.page_size)
         while pager.has_more:
             page = await self._call("GET", f"/api/{resource}", {**filters, **pager.params()})
             if not isinstance(page, list):
@@ -113,7 +113,7 @@ class CoupaClient(SessionOwner):
         *,
         exported: bool | None = None,
     ) -> AsyncIterator[CoupaInvoice]:
-        """Invoices changed at or after ``since``, oldest change first (``updated-at[gt_or_eq]``).
+        """Invoices changed at or after ``since`` (``updated-at[gt_or_eq]``), in ascending id.
 
         ``status`` may be one status or several (``status[in]``); ``exported`` adds the
         ``exported=`` filter Coupa recommends for ERP pulls (coupa-api.md §3.2).

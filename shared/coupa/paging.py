@@ -1,12 +1,21 @@
-"""Incremental paging over ``updated-at``: a cursor that cannot skip records when the set changes.
+"""Paging through what changed since an instant, on Coupa's documented order only: keyset by id.
 
-Plain offset paging over ``updated-at >= since`` loses records when earlier ones leave the result
-set mid-walk (coupa-api.md §3.2 "Paging pitfall"): marking invoices exported moves them, so the
-unseen ones shift below the next offset. Here each page restarts at the last ``updated-at`` seen
-(``updated-at[gt_or_eq]``, ``order_by=updated_at``) with ``offset`` 0, and the few records at
-that exact instant already yielded are dropped by id. Only when more than a page of records share
-one instant does ``offset`` step through them (then a change inside that group can still shift it;
-the poller's overlap window re-reads such a group on its next run).
+Coupa documents that an index answers in ascending ``id`` (coupa-api.md §3.2 "Page size") and that
+any element filters with an operator (``id[gt]``, ``updated-at[gt_or_eq]``; §3.2 "Operators"). It
+does not document that it honours ``order_by=updated_at`` (§3.2 "Query parameters"), and a walk
+that restarts each page at the last ``updated-at`` seen skips records when Coupa answers in id
+order instead. So every page of a walk asks for the same ``updated-at[gt_or_eq]=since`` and for
+``id[gt]=<last id read>``, with no ``order_by`` and no ``offset``:
+
+- a record that leaves the result set (marked exported, voided) shifts nothing, as it would under
+  offset paging (§3.2 "Paging pitfall");
+- a record that changes ahead of the walk's position is read once, in its new version; one that
+  changes behind it is not read again by this walk, but its new ``updated-at`` is later than the
+  walk's start, which the poller never moves its cursor past (``services/ingest/poller.py``);
+- ids rise strictly, so no record is yielded twice.
+
+The order is checked, not trusted: a page whose ids do not rise past the last id read stops the
+walk with ``PageOrderError`` (fatal, so the caller's cursor stays put) instead of skipping.
 """
 
 from __future__ import annotations
@@ -15,9 +24,11 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from shared.http.paging import PagingLoopError
+from shared.http.errors import FatalError
 
-UPDATED_AT = "updated-at"
+
+class PageOrderError(FatalError):
+    """Coupa answered out of its documented ascending-id order: walking on could skip records."""
 
 
 def coupa_datetime(moment: datetime) -> str:
@@ -27,56 +38,36 @@ def coupa_datetime(moment: datetime) -> str:
     return moment.isoformat(timespec="seconds")
 
 
-class UpdatedAtPager:
-    """Page state for one walk: cursor, tie offset, ``has_more`` and loop detection."""
+class ChangedSincePager:
+    """Page state for one walk: the fixed ``since``, the last id read, and ``has_more``."""
 
     def __init__(self, since: datetime | None, limit: int) -> None:
         self.limit = limit
-        self.cursor: str | None = coupa_datetime(since) if since else None
-        self._cursor_at: datetime | None = since
-        self.offset = 0
+        self.since = coupa_datetime(since) if since else None
+        self.last_id: int | None = None
         self.has_more = True
-        self.pages = 0
-        self._yielded_at_cursor: set[Any] = set()
 
     def params(self) -> dict[str, str]:
         """Query parameters for the next page."""
-        params = {
-            "order_by": "updated_at",
-            "dir": "asc",
-            "limit": str(self.limit),
-            "offset": str(self.offset),
-        }
-        if self.cursor is not None:
-            params["updated-at[gt_or_eq]"] = self.cursor
+        params = {"limit": str(self.limit)}
+        if self.since is not None:
+            params["updated-at[gt_or_eq]"] = self.since
+        if self.last_id is not None:
+            params["id[gt]"] = str(self.last_id)
         return params
 
-    def advance(self, page: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
-        """Take a page; return the records not yielded before and move the cursor past them."""
-        self.pages += 1
-        if len(page) < self.limit:
-            self.has_more = False
-        fresh = [r for r in page if r.get("id") not in self._yielded_at_cursor]
-        if page and not fresh and self.has_more:
-            raise PagingLoopError(f"a full page at offset {self.offset} brought nothing new")
-        if not page:
-            return fresh
-        last = page[-1].get(UPDATED_AT)
-        last_at = datetime.fromisoformat(last) if isinstance(last, str) else None
-        if last_at is None:
-            raise PagingLoopError("records carry no updated-at; cannot page incrementally")
-        ties = {r.get("id") for r in page if _parse(r.get(UPDATED_AT)) == last_at}
-        if self._cursor_at is not None and last_at == self._cursor_at:
-            # The whole page sits at the cursor instant: step over it.
-            self.offset += len(page)
-            self._yielded_at_cursor |= ties
-        else:
-            self.cursor, self._cursor_at = last, last_at
-            self._yielded_at_cursor = ties
-            # Restart at the instant itself unless the page held nothing else, which would loop.
-            self.offset = len(ties) if len(ties) == len(page) else 0
-        return fresh
-
-
-def _parse(value: Any) -> datetime | None:
-    return datetime.fromisoformat(value) if isinstance(value, str) else None
+    def advance(self, page: Sequence[Mapping[str, Any]]) -> Sequence[Mapping[str, Any]]:
+        """Take a page, check that its ids rise past the last one read, and return it."""
+        for record in page:
+            record_id = record.get("id")
+            if not isinstance(record_id, int) or isinstance(record_id, bool):
+                raise PageOrderError(f"a record after id {self.last_id} has no numeric id")
+            if self.last_id is not None and record_id <= self.last_id:
+                raise PageOrderError(
+                    f"id {record_id} came after id {self.last_id}: Coupa is not answering in"
+                    " ascending id, or ignores id[gt]"
+                )
+            self.last_id = record_id
+        # Coupa answers at most ``limit`` records (§3.2 "Page size"): a shorter page is the last.
+        self.has_more = len(page) >= self.limit
+        return page

@@ -77,7 +77,8 @@ def _shape(request: web.Request, record: dict[str, Any]) -> dict[str, Any]:
 
 
 async def index(request: web.Request) -> web.Response:
-    """``GET /api/{resource}``: filters, ``order_by``/``dir``, 0-based ``offset``, ``limit``."""
+    """``GET /api/{resource}``: filters, ``dir`` (and ``order_by`` if the options honour it),
+    0-based ``offset``, ``limit``."""
     resource = request.match_info["resource"]
     options = request.app[OPTIONS_KEY]
     records = list(request.app[STORE_KEY].collections[resource].values())
@@ -99,7 +100,8 @@ async def index(request: web.Request) -> web.Response:
             if names:
                 raise QueryError(f"unknown attribute(s): {', '.join(names)}")
         selected = [r for r in records if matches(r, filters)]
-        page = sort_records(selected, order_by, direction)[offset : offset + limit]
+        ordering = order_by if options.honour_order_by else None
+        page = sort_records(selected, ordering, direction)[offset : offset + limit]
         return render_ok(request, resource, [_shape(request, r) for r in page])
     except QueryError as exc:
         return render_error(request, 400, str(exc))

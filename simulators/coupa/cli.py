@@ -24,6 +24,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--token-expires-in", type=int, default=86399, help="token lifetime, s")
     parser.add_argument("--no-rate-limit", action="store_true", help="disable the 25/s limiter")
     parser.add_argument("--retry-after", action="store_true", help="send Retry-After on 429")
+    parser.add_argument(
+        "--honour-order-by",
+        action="store_true",
+        help="sort indexes by order_by (default: ignore it, answer in ascending id)",
+    )
     parser.add_argument("--faults", help="fault plan as JSON, or @path to a JSON file")
     parser.add_argument("--clock-skew", type=float, default=0.0, help="Date header offset, s")
     parser.add_argument("--callout-url", help="push Call Outs to {url}/invoices, {url}/suppliers")
@@ -50,6 +55,7 @@ def options_from_args(args: argparse.Namespace) -> CoupaSimOptions:
         token_expires_in=args.token_expires_in,
         rate_limit=not args.no_rate_limit,
         send_retry_after=args.retry_after,
+        honour_order_by=args.honour_order_by,
         clock_skew_seconds=args.clock_skew,
         faults=faults,
         callout=CalloutOptions(

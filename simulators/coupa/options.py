@@ -11,7 +11,10 @@ Defaults for [I] (inferred) facts of coupa-api.md, each switchable:
 - Unknown filter attributes answer 400 (``unknown_filter="error"``) so client typos surface;
   "ignore" drops them instead (§3.2).
 - Marking an invoice exported also moves its ``updated-at`` (``export_touches_updated_at``) (§3.3).
-- Ties under ``order_by`` are broken by ascending ``id`` (§3.2).
+- ``order_by`` is ignored (``honour_order_by=False``): Coupa does not document that it honours
+  ``order_by=updated_at`` (§3.2 "Query parameters"), so by default every index answers in its
+  documented default order, ascending ``id`` (``dir=desc`` reverses it). ``True`` sorts by the
+  attribute named, ties broken by ascending ``id``.
 - Call Outs are retried 3 times with backoff (``callout_attempts``) (§7).
 - ``clock_skew_seconds`` shifts the ``Date`` header of every answer, to show a client what a
   server whose clock is off looks like (0: the true time).
@@ -89,6 +92,7 @@ class CoupaSimOptions(BaseModel):
     limit_over_max: Literal["cap", "error"] = "cap"
     non_json_accept: Literal["xml", "406"] = "xml"
     unknown_filter: Literal["error", "ignore"] = "error"
+    honour_order_by: bool = False
     export_touches_updated_at: bool = True
     utc_offset_minutes: int = -420
     clock_skew_seconds: float = 0.0

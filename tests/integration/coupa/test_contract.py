@@ -6,6 +6,7 @@ import asyncio
 import time
 from datetime import UTC, datetime
 from decimal import Decimal
+from urllib.parse import parse_qs
 
 import pytest
 
@@ -22,22 +23,33 @@ def _approved(sim, since=None):
     }
 
 
-async def test_iter_invoices_pages_through_everything_approved_since(sim, make_client):
+@pytest.mark.parametrize("honour_order_by", [False, True])
+async def test_iter_invoices_pages_through_everything_approved_since(
+    start_sim, make_client, honour_order_by
+):
+    """Keyset paging on the documented default order (coupa-api.md §3.2 "Page size", "Operators"),
+    whether or not the simulator honours ``order_by`` (§3.2 "Query parameters" note)."""
+    sim = await start_sim(honour_order_by=honour_order_by)
     since = datetime(2025, 3, 1, tzinfo=UTC)
     client = make_client(sim)
     seen = [inv async for inv in client.iter_invoices(since=since)]
-    assert [inv.id for inv in seen] == list(dict.fromkeys(inv.id for inv in seen))
+    assert [inv.id for inv in seen] == sorted({inv.id for inv in seen})
     assert {inv.id for inv in seen} == _approved(sim, since)
     assert len(seen) > 50, "the walk must cross page boundaries"
     stamps = [inv.updated_at for inv in seen]
-    assert stamps == sorted(stamps)
-    pages = [r for r in sim.requests if r["path"] == "/api/invoices"]
-    assert all("limit=50" in r["query"] and "order_by=updated_at" in r["query"] for r in pages)
+    assert stamps != sorted(stamps), "ids and updated-at of the seed are in different orders"
+    pages = [parse_qs(r["query"]) for r in sim.requests if r["path"] == "/api/invoices"]
+    assert all(p["limit"] == ["50"] and "order_by" not in p and "offset" not in p for p in pages)
+    assert {p["updated-at[gt_or_eq]"][0] for p in pages} == {"2025-03-01T00:00:00+00:00"}
+    after = [[str(seen[n * 50 - 1].id)] for n in range(1, len(pages))]
+    assert [p.get("id[gt]") for p in pages] == [None, *after]
     assert all(isinstance(inv.gross_total, Decimal) for inv in seen)
 
 
-async def test_marking_exported_mid_walk_loses_nothing(sim, make_client):
+@pytest.mark.parametrize("honour_order_by", [False, True])
+async def test_marking_exported_mid_walk_loses_nothing(start_sim, make_client, honour_order_by):
     """The paging pitfall of coupa-api.md §3.2: the result set shrinks while we walk it."""
+    sim = await start_sim(honour_order_by=honour_order_by)
     client = make_client(sim)
     expected = {
         i["id"]
@@ -50,6 +62,53 @@ async def test_marking_exported_mid_walk_loses_nothing(sim, make_client):
         await client.set_exported(inv.id)
     assert sorted(seen) == sorted(expected)
     assert len(seen) > 50
+
+
+@pytest.mark.parametrize("honour_order_by", [False, True])
+async def test_records_changed_while_the_walk_runs_are_read_or_left_for_the_next_poll(
+    start_sim, make_client, honour_order_by
+):
+    """coupa-api.md §3.2 "Paging pitfall" and the ``order_by`` note: after the first page,
+    invoices are approved behind and ahead of the walk's position and approved ones ahead are
+    marked exported (which moves their updated-at, §3.3) or voided. Every invoice that stayed put
+    is read once; changed ones ahead are read in their new version; changed ones behind are not
+    read again, and carry an updated-at from after the walk's start, where a poll that reads
+    from there (the poller's cursor) finds them."""
+    sim = await start_sim(honour_order_by=honour_order_by)
+    store = sim.store
+    since = datetime(2025, 3, 1, tzinfo=UTC)
+    at_start = _approved(sim, since)
+    client = make_client(sim, page_size=10)
+    started = datetime.now(UTC).replace(microsecond=0)
+    read: dict[int, datetime | None] = {}
+    changed: dict[str, list[int]] = {}
+    async for inv in client.iter_invoices(since=since):
+        assert inv.id not in read
+        read[inv.id] = inv.updated_at
+        if len(read) == 10:  # the first page is read; the next request sees these changes
+            invoices = store.collections["invoices"]
+            pending = sorted(i for i, r in invoices.items() if r["status"] == "pending_approval")
+            unread = sorted(at_start - set(read))
+            changed = {
+                "behind": [i for i in pending if i < inv.id][:2],
+                "ahead": [i for i in pending if i > inv.id][:2],
+                "exported": unread[:2],
+                "voided": unread[2:3],
+            }
+            assert all(changed.values()), changed
+            for invoice_id in changed["behind"] + changed["ahead"]:
+                store.approve_invoice(invoice_id, callout=False)
+            for invoice_id in changed["exported"]:
+                store.set_exported(invoice_id)
+            store.get("invoices", changed["voided"][0])["status"] = "voided"
+    assert at_start - set(changed["voided"]) <= set(read)
+    for invoice_id in changed["ahead"] + changed["exported"]:
+        assert read[invoice_id] == datetime.fromisoformat(
+            store.get("invoices", invoice_id)["updated-at"]
+        )
+    assert not set(changed["behind"]) & set(read)
+    next_poll = {inv.id async for inv in client.iter_invoices(since=started)}
+    assert set(changed["behind"]) <= next_poll
 
 
 async def test_records_sharing_one_updated_at_are_neither_skipped_nor_repeated(sim, make_client):

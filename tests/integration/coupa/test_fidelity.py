@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import datetime
 
 import pytest
 
@@ -107,8 +108,31 @@ async def test_limit_over_max_can_be_an_error(start_sim, http, mint):
     assert "errors" in body
 
 
-async def test_order_by_and_dir(sim, http, mint):
-    """§3.2 Query parameters: order_by and dir (asc|desc)."""
+async def test_order_by_is_ignored_by_default(sim, http, mint):
+    """§3.2 Query parameters: that Coupa honours ``order_by=updated_at`` is not documented, so by
+    default the answer keeps the documented default order (§3.2 Page size: ascending id), in
+    which the seed's updated-at goes backwards."""
+    token = await mint(sim)
+    params = {"order_by": "updated_at", "dir": "asc", "limit": "50"}
+    _, page = await _get_json(http, sim, token, "/api/invoices", params)
+    assert [i["id"] for i in page] == sorted(sim.store.collections["invoices"])[:50]
+    stamps = [datetime.fromisoformat(i["updated-at"]) for i in page]
+    assert stamps != sorted(stamps)
+
+
+async def test_id_gt_pages_the_default_order(sim, http, mint):
+    """§3.2 Operators (``gt`` on any element, here ``id``) with the default ascending-id order
+    (§3.2 Page size): the next page after the last id read, as the client walks."""
+    token = await mint(sim)
+    everything = sorted(sim.store.collections["invoices"])
+    params = {"id[gt]": str(everything[49]), "limit": "50"}
+    _, page = await _get_json(http, sim, token, "/api/invoices", params)
+    assert [i["id"] for i in page] == everything[50:100]
+
+
+async def test_order_by_and_dir_when_honoured(start_sim, http, mint):
+    """§3.2 Query parameters: order_by and dir (asc|desc), with ``honour_order_by``."""
+    sim = await start_sim(honour_order_by=True)
     token = await mint(sim)
     params = {"order_by": "updated_at", "dir": "desc", "limit": "50"}
     _, page = await _get_json(http, sim, token, "/api/suppliers", params)

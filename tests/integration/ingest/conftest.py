@@ -46,6 +46,23 @@ class SimDirectory:
         return self.client
 
 
+def sim_client(stack: AsyncExitStack, url: str, **settings: Any) -> CoupaClient:
+    """A real Coupa client for the simulator at ``url``, test-speed, closed with ``stack``."""
+    client = CoupaClient(
+        CoupaClientConfig(
+            base_url=url,
+            client_id="connector",
+            client_secret=SecretStr("coupa-secret"),
+            token_first_use_delay_seconds=0.0,
+            backoff_initial_seconds=0.01,
+            backoff_max_seconds=0.05,
+            **settings,
+        )
+    )
+    stack.push_async_callback(client.close)
+    return client
+
+
 @dataclass
 class IngestRig:
     client: TestClient[Any, Any]
@@ -63,18 +80,7 @@ async def rig(
         )
         sim_app = create_coupa_sim(options)
         url = await stack.enter_async_context(serve(sim_app))
-        coupa = CoupaClient(
-            CoupaClientConfig(
-                base_url=url,
-                client_id="connector",
-                client_secret=SecretStr("coupa-secret"),
-                token_first_use_delay_seconds=0.0,
-                backoff_initial_seconds=0.01,
-                backoff_max_seconds=0.05,
-            )
-        )
-        stack.push_async_callback(coupa.close)
-        directory = SimDirectory(coupa)
+        directory = SimDirectory(sim_client(stack, url))
         settings = Settings(
             kafka=kafka_tuning.model_copy(update={"topic_prefix": topics.prefix}),
             consumer=consumer_tuning,

@@ -1,56 +1,80 @@
-"""Pure logic of the Coupa seam and simulator: paging cursor, signatures, faults, query filters."""
+"""Pure logic of the Coupa seam and simulator: paging by id, signatures, faults, query filters."""
 
 from __future__ import annotations
 
+import random
+from collections.abc import Mapping
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
-from shared.coupa.paging import UpdatedAtPager
+from shared.coupa.paging import ChangedSincePager, PageOrderError
 from shared.coupa.signing import sign, verify
-from shared.http.paging import PagingLoopError
 from simulators.common.faults import CallWindow, FaultInjector, FaultPlan
 from simulators.coupa.query import QueryError, matches, parse_filters, sort_records
 
 
-def _rec(record_id: int, stamp: str) -> dict[str, object]:
-    return {"id": record_id, "updated-at": f"2025-01-01T00:00:{stamp}+00:00"}
+def _rec(record_id: int, second: int, **fields: Any) -> dict[str, Any]:
+    return {"id": record_id, "updated-at": f"2025-01-01T00:00:{second:02d}+00:00", **fields}
 
 
-def test_pager_first_page_params_and_cursor_moves_to_last_updated_at():
-    pager = UpdatedAtPager(datetime(2025, 1, 1, tzinfo=UTC), limit=3)
-    assert pager.params() == {
-        "order_by": "updated_at",
-        "dir": "asc",
-        "limit": "3",
-        "offset": "0",
-        "updated-at[gt_or_eq]": "2025-01-01T00:00:00+00:00",
-    }
-    fresh = pager.advance([_rec(1, "01"), _rec(2, "02"), _rec(3, "02")])
-    assert [r["id"] for r in fresh] == [1, 2, 3]
-    assert pager.params()["updated-at[gt_or_eq]"] == "2025-01-01T00:00:02+00:00"
-    assert pager.params()["offset"] == "0"
-    # The next page starts at the same instant: the two ties come back and are dropped.
-    fresh = pager.advance([_rec(2, "02"), _rec(3, "02"), _rec(4, "05")])
-    assert [r["id"] for r in fresh] == [4]
+def _coupa_answer(records: dict[int, dict[str, Any]], params: dict[str, str]) -> list[Any]:
+    """A Coupa index answered in its documented default order, as the simulator filters it;
+    copies, as over the wire, so a later change does not reach what was read."""
+    selected = [dict(r) for r in records.values() if matches(r, parse_filters(params.items()))]
+    return sort_records(selected, None, "asc")[: int(params["limit"])]
 
 
-def test_pager_steps_through_a_group_larger_than_a_page():
-    pager = UpdatedAtPager(None, limit=2)
-    assert "updated-at[gt_or_eq]" not in pager.params()
-    pager.advance([_rec(1, "07"), _rec(2, "07")])
-    assert pager.params()["offset"] == "2"
-    pager.advance([_rec(3, "07"), _rec(4, "07")])
-    assert pager.params()["offset"] == "4"
-    assert [r["id"] for r in pager.advance([_rec(5, "07")])] == [5]
+def test_pager_asks_for_the_default_order_from_a_fixed_since_after_the_last_id():
+    pager = ChangedSincePager(datetime(2025, 1, 1, tzinfo=UTC), limit=3)
+    first = {"limit": "3", "updated-at[gt_or_eq]": "2025-01-01T00:00:00+00:00"}
+    assert pager.params() == first
+    # Ids rise while updated-at does not: the walk neither needs nor checks that it does.
+    page = [_rec(4, 9), _rec(7, 1), _rec(9, 5)]
+    assert pager.advance(page) == page
+    assert pager.has_more
+    assert pager.params() == {**first, "id[gt]": "9"}
+    assert pager.advance([_rec(12, 0)]) == [_rec(12, 0)]
     assert not pager.has_more
+    assert ChangedSincePager(None, limit=3).params() == {"limit": "3"}
 
 
-def test_pager_detects_a_server_ignoring_offset():
-    pager = UpdatedAtPager(None, limit=2)
-    pager.advance([_rec(1, "07"), _rec(2, "07")])
-    with pytest.raises(PagingLoopError):
-        pager.advance([_rec(1, "07"), _rec(2, "07")])
+def test_pager_walk_misses_nothing_that_stays_put_while_records_change_mid_walk():
+    """Records change behind and ahead of the walk's position and leave the result set: every
+    record that stays put is read once, one changed ahead is read in its new version, one changed
+    behind is not read twice (the poll cursor's cap brings it next time)."""
+    rng = random.Random(3)
+    records = {n: _rec(n, rng.randrange(10, 50), status="approved") for n in range(1, 31)}
+    for n in range(11, 19):  # more records at one instant than a page holds
+        records[n]["updated-at"] = _rec(n, 20)["updated-at"]
+    pager = ChangedSincePager(datetime(2025, 1, 1, 0, 0, 10, tzinfo=UTC), limit=4)
+    changed_at = _rec(0, 55)["updated-at"]
+    read: list[Mapping[str, Any]] = []
+    while pager.has_more:
+        read += pager.advance(_coupa_answer(records, {"status": "approved", **pager.params()}))
+        if pager.last_id == 8:
+            records[3]["updated-at"] = changed_at  # behind
+            records[20]["updated-at"] = changed_at  # ahead
+            records[25]["status"] = "voided"  # ahead, leaves the result set
+    ids = [r["id"] for r in read]
+    assert ids == sorted(set(ids))
+    assert set(ids) == set(records) - {25}
+    versions = {r["id"]: r["updated-at"] for r in read}
+    assert versions[3] != changed_at
+    assert versions[20] == changed_at
+
+
+def test_pager_refuses_pages_out_of_ascending_id_rather_than_skip():
+    in_time_order = ChangedSincePager(None, limit=2)
+    with pytest.raises(PageOrderError, match="ascending id"):
+        in_time_order.advance([_rec(5, 1), _rec(2, 2)])
+    ignoring_id_gt = ChangedSincePager(None, limit=2)
+    ignoring_id_gt.advance([_rec(1, 7), _rec(2, 7)])
+    with pytest.raises(PageOrderError):
+        ignoring_id_gt.advance([_rec(1, 7), _rec(2, 7)])
+    with pytest.raises(PageOrderError, match="no numeric id"):
+        ChangedSincePager(None, limit=2).advance([{"id": "7"}])
 
 
 def test_signature_roundtrip_rotation_tolerance_and_tamper():
@@ -137,17 +161,19 @@ def test_cli_flags_become_simulator_options():
     add_arguments(parser)
     lax = options_from_args(parser.parse_args([]))
     assert (lax.strict, lax.seed, lax.rate, lax.burst) == (False, 42, 25.0, 20)
+    assert not lax.honour_order_by, "Coupa does not document honouring order_by (§3.2)"
     args = parser.parse_args(
         [
             "--client-id", "cid", "--client-secret", "sec", "--scopes", "core.invoice.read",
             "--faults", '{"unauthorized": {"after": 5}}', "--callout-url", "http://x/coupa/acme",
-            "--callout-secret", "whsec", "--seed", "7",
+            "--callout-secret", "whsec", "--seed", "7", "--honour-order-by",
         ]
     )  # fmt: skip
     strict = options_from_args(args)
     assert strict.strict
     assert strict.client_scopes == frozenset({"core.invoice.read"})
     assert strict.faults.unauthorized == CallWindow(after=5)
+    assert strict.honour_order_by
     assert (strict.callout.url, strict.callout.secret, strict.seed) == (
         "http://x/coupa/acme",
         "whsec",
