@@ -17,7 +17,7 @@ from itertools import cycle
 from pydantic import SecretStr
 
 from devstack.supervisor import SIM_CONNECTION, Stack
-from shared.connection_settings import MappingSettings
+from shared.connection_settings import MappingSettings, Mode
 from shared.connections.model import (
     Connection,
     CoupaSettings,
@@ -69,12 +69,17 @@ SIM_SECRETS = {
 
 
 def sim_connection(
-    stack: Stack, *, poll_interval_seconds: float = 15, create_vendors: bool = False
+    stack: Stack,
+    *,
+    poll_interval_seconds: float = 15,
+    create_vendors: bool = False,
+    mode: Mode = "live",
 ) -> Connection:
     """A connection pointing at the simulators the stack runs (they accept any credentials);
-    ``create_vendors`` turns vendor sync on."""
+    ``create_vendors`` turns vendor sync on; ``mode`` preview makes it a shadow run."""
     args = stack.args
     settings = StoredSettings(
+        mode=mode,
         coupa=CoupaSettings(
             base_url=f"http://127.0.0.1:{args.coupa_sim_port}",
             client_id="connector",
@@ -104,11 +109,19 @@ def sim_connection(
 
 
 def prepare_sim_connection(
-    stack: Stack, *, poll_interval_seconds: float = 15, create_vendors: bool = False
+    stack: Stack,
+    *,
+    poll_interval_seconds: float = 15,
+    create_vendors: bool = False,
+    mode: Mode = "live",
 ) -> None:
-    """Store the simulators' connection, fill the Deltek reference cache, align the maps."""
+    """Store the simulators' connection, fill the Deltek reference cache, align the maps; run
+    again with another ``mode`` to switch the stored connection (a no-op for the rest)."""
     connection = sim_connection(
-        stack, poll_interval_seconds=poll_interval_seconds, create_vendors=create_vendors
+        stack,
+        poll_interval_seconds=poll_interval_seconds,
+        create_vendors=create_vendors,
+        mode=mode,
     )
     asyncio.run(_prepare(stack, connection))
 

@@ -11,6 +11,7 @@ from contextlib import contextmanager
 
 from devstack import supervisor as local
 from devstack.sim_setup import prepare_sim_connection
+from shared.connection_settings import Mode
 from shared.embedded.process import free_port
 from shared.settings import Settings
 
@@ -33,6 +34,7 @@ def throwaway_stack(
     label: str,
     poll_interval_seconds: float = 3,
     create_vendors: bool = False,
+    mode: Mode = "live",
     signals: bool = False,
 ) -> Iterator[local.Stack]:
     """Start it, yield it, stop it and delete its folder (unless ``args.keep``).
@@ -52,7 +54,10 @@ def throwaway_stack(
     try:
         stack.start()
         prepare_sim_connection(
-            stack, poll_interval_seconds=poll_interval_seconds, create_vendors=create_vendors
+            stack,
+            poll_interval_seconds=poll_interval_seconds,
+            create_vendors=create_vendors,
+            mode=mode,
         )
         yield stack
     finally:

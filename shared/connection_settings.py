@@ -6,7 +6,8 @@ The connections file (``connector connections apply``) carries these under ``map
 
 from __future__ import annotations
 
-from typing import Literal
+from collections.abc import Mapping
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -51,7 +52,15 @@ class MappingSettings(BaseModel):
 
 
 class DeltekPostingSettings(BaseModel):
-    """Where vouchers go in Deltek and whether the poster also posts their batch."""
+    """Where vouchers go in Deltek, whether the poster also posts their batch, and the tenant
+    settings that change what a voucher must carry (deltek-api.md §3.D).
+
+    ``voucher_numbers``: ``assigned`` (Vantagepoint's default) leaves ``Voucher`` out and keeps
+    the number the tenant assigned; ``ours`` sends a number derived from the job, for a company
+    that requires entry of voucher numbers. ``ledger_invoice_column`` names the PSALedger/AP
+    column holding the vendor's invoice number (``Invoice`` or ``InvoiceNumber`` on the tenants
+    seen); unset, the poster finds it out once per connection and remembers it.
+    """
 
     model_config = _SETTINGS
 
@@ -59,6 +68,13 @@ class DeltekPostingSettings(BaseModel):
     liability_code: str | None = None
     bank_code: str | None = None
     post_batches: bool = False
+    voucher_numbers: Literal["assigned", "ours"] = "assigned"
+    ledger_invoice_column: str | None = Field(default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+# ``preview``: the whole pipeline runs but the poster stops before any Deltek write and records
+# what it would send (a shadow run before go-live); ``live`` writes.
+Mode = Literal["preview", "live"]
 
 
 class ConnectionSettings(BaseModel):
@@ -67,5 +83,22 @@ class ConnectionSettings(BaseModel):
     model_config = _SETTINGS
 
     name: str
+    mode: Mode = "live"
     mapping: MappingSettings = MappingSettings()
     deltek: DeltekPostingSettings = DeltekPostingSettings()
+
+    @classmethod
+    def from_stored(cls, name: str, stored: Mapping[str, Any]) -> ConnectionSettings:
+        """From a stored connection's JSON; keys of its ``deltek`` section that are not
+        posting settings (tenant URL, user...) are left out."""
+        deltek = {
+            key: value
+            for key, value in (stored.get("deltek") or {}).items()
+            if key in DeltekPostingSettings.model_fields
+        }
+        return cls(
+            name=name,
+            mode=stored.get("mode", "live"),
+            mapping=MappingSettings.model_validate(stored.get("mapping") or {}),
+            deltek=DeltekPostingSettings.model_validate(deltek),
+        )

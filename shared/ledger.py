@@ -6,6 +6,7 @@ States (``posting_ledger.state``)::
                          │  ▲                          │
                          ▼  │ claim again              ▼
                        parked (Deltek refused, or a person must look; last_error says why)
+                       previewed (preview mode: nothing sent; claimed again once live)
 
 ``posted`` is terminal: the job is done (entered, and posted when the connection posts batches;
 ``post_seq`` is set exactly when Deltek posted the batch). Every other state can be claimed
@@ -229,7 +230,7 @@ async def hold(
 async def record_step(
     conn: Connection,
     job_id: str,
-    state: Literal["entered", "posted", "parked"],
+    state: Literal["entered", "posted", "parked", "previewed"],
     refs: Refs | None = None,
     *,
     error: str | None = None,

@@ -13,6 +13,8 @@ from shared.db.pool import Connection
 from shared.settings import Settings
 
 _DETAIL_WIDTH = 110
+# Shown first in an event's line, so the cut to one line keeps why and which Deltek voucher.
+_LEADING = ("reason", "voucher", "deltek_ref", "outcome")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -96,5 +98,6 @@ def _suffix(version: Any) -> str:
 
 
 def _summary(details: dict[str, Any]) -> str:
-    text = orjson.dumps(details, default=str).decode()
+    leading = {key: details[key] for key in _LEADING if details.get(key) is not None}
+    text = orjson.dumps(leading | details, default=str).decode()
     return text if len(text) <= _DETAIL_WIDTH else text[: _DETAIL_WIDTH - 1] + "…"

@@ -19,6 +19,7 @@ from services.cli import (
     keys_cmd,
     mappings_cmd,
     migrate_cmd,
+    preview_cmd,
     reference_cmd,
     replay_cmd,
     vendors_cmd,
@@ -114,6 +115,7 @@ def build_parser() -> argparse.ArgumentParser:
         ("reference", reference_cmd, "refresh a connection's Deltek reference data now"),
         ("mappings", mappings_cmd, "import, export and check explicit maps to Deltek"),
         ("vendors", vendors_cmd, "full vendor sync: every Coupa supplier to its Deltek firm"),
+        ("preview", preview_cmd, "what going live would do, read from Coupa and Deltek only"),
     )
     for name, module, text in commands:
         _add_command(sub, name, module, text)

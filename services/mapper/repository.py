@@ -91,9 +91,23 @@ def _command(body: object) -> PostApInvoice | None:
         return None
 
 
-async def parked_connections(conn: Connection) -> list[str]:
-    rows = await conn.fetch("SELECT DISTINCT connection FROM records WHERE state = 'parked'")
+async def waiting_connections(conn: Connection) -> list[str]:
+    """Connections with records that may go on by themselves: parked, or previewed."""
+    rows = await conn.fetch(
+        "SELECT DISTINCT connection FROM records WHERE state IN ('parked', 'previewed')"
+    )
     return [row["connection"] for row in rows]
+
+
+async def previewed(conn: Connection, connection: str, limit: int) -> list[int]:
+    """Records a preview-mode run mapped but did not send, oldest first."""
+    rows = await conn.fetch(
+        """SELECT id FROM records WHERE connection = $1 AND state = 'previewed'
+            ORDER BY updated_at, id LIMIT $2""",
+        connection,
+        limit,
+    )
+    return [row["id"] for row in rows]
 
 
 async def parked_waiting(conn: Connection, connection: str, limit: int) -> list[int]:

@@ -1,13 +1,15 @@
-"""The resume loop: parked invoices go on by themselves once what they wait for appears.
+"""The resume loop: held records go on by themselves once what they wait for appears.
 
 It LISTENs on ``connector_mappings`` (payload: a connection name), which the mappings import,
-the Deltek reference refresh and a new Coupa supplier NOTIFY; on a notification it re-settles
-that connection's parked invoices. A sweep of every connection with parked invoices also runs
-at start and every ``CONNECTOR_MAPPER__RESUME_INTERVAL_SECONDS`` (30 s), covering a lost
-notification, a change made by hand, and a dropped LISTEN connection (re-opened on the next
-pass). Every parked version that waits for something is re-mapped (resolution is in memory
-and cheap); one still waiting for the same things is left untouched, so sweeps add no audit
-noise. A sweep settles at most ``resume_batch`` records per connection, oldest first.
+the Deltek reference refresh, a new Coupa supplier and ``connections apply`` NOTIFY; on a
+notification it re-settles that connection's parked invoices and, once the connection is live,
+the records a preview-mode run held back (``previewed``), which then go to Deltek once. A sweep
+of every connection with such records also runs at start and every
+``CONNECTOR_MAPPER__RESUME_INTERVAL_SECONDS`` (30 s), covering a lost notification, a change
+made by hand, and a dropped LISTEN connection (re-opened on the next pass). Every parked
+version that waits for something is re-mapped (resolution is in memory and cheap); one still
+waiting for the same things is left untouched, so sweeps add no audit noise. A sweep settles at
+most ``resume_batch`` records of each kind per connection, oldest first.
 """
 
 from __future__ import annotations
@@ -87,10 +89,13 @@ class ResumeLoop:
         pool = self._deps.pool
         if connections is None:
             async with pool.acquire() as conn:
-                connections = await repo.parked_connections(conn)
+                connections = await repo.waiting_connections(conn)
         for name in connections:
+            settings = await self._deps.settings_for(name)
             async with pool.acquire() as conn:
                 ids = await repo.parked_waiting(conn, name, self._batch)
+                if settings is not None and settings.mode == "live":
+                    ids += await repo.previewed(conn, name, self._batch)
             for record_id in ids:
                 if self._stopping.is_set():
                     return

@@ -51,7 +51,8 @@ log = logging.getLogger(__name__)
 
 SERVICE = "mapper"
 SettingsFor = Callable[[str], Awaitable[ConnectionSettings | None]]
-_OPEN_STATES = ("received", "parked", "mapped")
+# A previewed record was mapped but held back by preview mode; once live it is settled again.
+_OPEN_STATES = ("received", "parked", "mapped", "previewed")
 _SCHEMAS = {"invoice": POST_AP_INVOICE, "supplier": UPSERT_VENDOR}
 
 

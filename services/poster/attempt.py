@@ -2,10 +2,11 @@
 
 Invoice and vendor jobs fail the same ways, so both run their Deltek steps through ``Attempt``:
 a refusal (Deltek's 4xx, or a command that cannot be sent as it stands) parks the record with
-the step's plain-English lead and Deltek's message; 429/5xx, network errors, lost answers and
-credentials that need a person release the lease at once and raise ``TransientError`` for the
-consumer loop's backoff; anything else releases the lease and propagates to the attempt limit
-and the dead-letter topic.
+the step's plain-English lead and Deltek's message; 429/5xx, network errors and lost answers
+release the lease at once and raise ``TransientError`` for the consumer loop's backoff; so does
+a connection that needs a person (credentials refused, a tenant setting to configure), after
+the record was told why it waits; anything else releases the lease and propagates to the
+attempt limit and the dead-letter topic.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ log = logging.getLogger(__name__)
 
 _TRANSIENT = (RetriableError, OutcomeUnknownError, aiohttp.ClientError, OSError, TimeoutError)
 Park = Callable[[str, FatalError | None], Awaitable[None]]
+Wait = Callable[[str], Awaitable[None]]
 
 
 class Attempt:
@@ -60,9 +62,11 @@ class Attempt:
         doing: Mapping[str, str],
         refused: Mapping[str, str],
         park: Park,
+        wait: Wait,
         refusals: tuple[type[Exception], ...] = (),
     ) -> None:
-        """Run ``work``; ``doing``/``refused`` word a failure by ``step``, ``park`` records it.
+        """Run ``work``; ``doing``/``refused`` word a failure by ``step``, ``park`` records it,
+        ``wait`` records why the job waits for a person without parking it.
 
         ``refusals`` are our own exceptions that park like a Deltek refusal (no Deltek status).
         """
@@ -72,8 +76,11 @@ class Attempt:
             await self.release(str(exc))
             raise
         except NeedsAttentionError as exc:
-            await self.release(str(exc))
-            raise TransientError(f"Deltek credentials of {self.connection} need a person") from exc
+            # Every job of the connection is stopped alike: none is parked one by one.
+            reason = f"Deltek connection {self.connection} needs a person: {exc.detail}"
+            await wait(reason)
+            await self.release(reason)
+            raise TransientError(reason) from exc
         except FatalError as exc:
             await park(f"{refused[self.step]}: {exc.detail}", exc)
         except refusals as exc:

@@ -2,11 +2,17 @@
 
 Deltek has no idempotency key (deltek-api.md §3.C), so every write is preceded by a look-up:
 ``GET /DataEntry/apControl/{batch}`` finds an entered (or, on tenants that keep them, posted)
-batch; ``PSALedger/AP`` by vendor and invoice number finds a posted one, including one whose
-batch already left the entry tables. A write whose answer was lost (``OutcomeUnknownError``) is
-looked up a few times with a short backoff; if it still cannot be seen the error propagates and
-the handler retries the whole job later, which again starts with a look-up. Nothing here ever
-sends a write twice without a look-up in between.
+batch, and ``GET /DataEntry/apMaster/{batch}`` its voucher (the batch answer need not nest it,
+§3.D); ``PSALedger/AP`` by vendor and invoice number, on the tenant's own invoice column
+(``shared.tenant_facts``), finds a posted one, including one whose batch already left the entry
+tables. A write whose answer was lost (``OutcomeUnknownError``) is looked up a few times with a
+short backoff; if it still cannot be seen the error propagates and the handler retries the whole
+job later, which again starts with a look-up. Nothing here ever sends a write twice without a
+look-up in between.
+
+The voucher number is always read from what Deltek holds: by default the tenant assigns it
+(§3.D), so neither our request nor the POST's answer (which may be the header alone, or an echo
+of what was sent) can be trusted to carry it.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from typing import Any
 from shared.deltek import ApBatch, DeltekClient, LedgerRow, OutcomeUnknownError, PostingError
 from shared.http import Backoff, RetriableError
 from shared.messages import PostApInvoice
+from shared.tenant_facts import LedgerInvoices
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +53,11 @@ def _ledger_evidence(rows: list[LedgerRow]) -> dict[str, Any]:
     return {"ledger_rows": [row.model_dump(mode="json", exclude_none=True) for row in rows]}
 
 
+def _entered(found: InDeltek) -> bool:
+    """Deltek holds our voucher, with the number it goes by."""
+    return not found.foreign and found.voucher is not None
+
+
 class Booking:
     """Deltek calls for one command; ``body`` is its voucher (``voucher.build_batch``)."""
 
@@ -55,6 +67,7 @@ class Booking:
         command: PostApInvoice,
         body: ApBatch,
         *,
+        ledger: LedgerInvoices,
         lookups: int,
         backoff: Backoff,
         sleep: Callable[[float], Awaitable[None]],
@@ -62,6 +75,7 @@ class Booking:
         self.client = client
         self.command = command
         self.body = body
+        self.ledger = ledger
         self._lookups = lookups
         self._backoff = backoff
         self._sleep = sleep
@@ -72,12 +86,10 @@ class Booking:
 
     async def look_up(self) -> InDeltek | None:
         """The job's voucher as Deltek holds it, entered or posted; None when it has none."""
-        entered = await self.client.get_ap_batch(self.batch)
-        if entered is not None:
-            return await self._from_batch(entered)
-        rows = await self.client.find_posted_invoice(
-            self.command.vendor, self.command.invoice_number
-        )
+        header = await self.client.get_ap_batch(self.batch)
+        if header is not None:
+            return await self._from_batch(header)
+        rows = await self._posted_rows()
         if not rows:
             return None
         ours = [row for row in rows if row.Batch in (None, self.batch)]
@@ -92,28 +104,43 @@ class Booking:
             evidence=_ledger_evidence(rows),
         )
 
-    async def _from_batch(self, entered: ApBatch) -> InDeltek:
-        master = next(
-            (m for m in entered.apMaster if m.MasterPKey == self.body.apMaster[0].MasterPKey),
-            entered.apMaster[0] if entered.apMaster else None,
+    async def _posted_rows(self) -> list[LedgerRow]:
+        return await self.ledger.find_posted_invoice(
+            self.command.vendor, self.command.invoice_number
         )
+
+    async def _from_batch(self, header: ApBatch) -> InDeltek:
+        """The batch ``header`` is in Deltek: its voucher from ``apMaster/{batch}``, whatever
+        the header itself nests."""
+        vouchers = await self.client.list_ap_vouchers(self.batch)
+        master = next(
+            (m for m in vouchers if m.MasterPKey == self.body.apMaster[0].MasterPKey),
+            vouchers[0] if vouchers else None,
+        )
+        evidence = {
+            "apControl": header.model_dump(
+                mode="json", exclude_none=True, exclude={"apMaster", "apDetail"}
+            ),
+            "apMaster": [m.model_dump(mode="json", exclude_none=True) for m in vouchers],
+        }
         found = InDeltek(
-            batch=entered.Batch,
+            batch=header.Batch,
             voucher=master.Voucher if master else None,
-            period=entered.Period or None,
+            period=header.Period or None,
             post_seq=None,
-            posted=entered.Posted == "Y",
-            company=entered.Company,
-            evidence={"apControl": entered.model_dump(mode="json", exclude_none=True)},
+            posted=header.Posted == "Y",
+            company=header.Company,
+            evidence=evidence,
         )
         if not found.posted:
             return found
-        # A tenant that keeps posted batches: the posting sequence is only in the ledger.
-        rows = await self.client.find_posted_invoice(
-            self.command.vendor, self.command.invoice_number
-        )
-        seq = next((row.PostSeq for row in rows if row.Batch == self.batch), None)
-        return replace(found, post_seq=None if seq is None else str(seq))
+        # A tenant that keeps posted batches: the posting sequence is only in the ledger, and
+        # so is the voucher once the entry tables let go of it.
+        row = next((row for row in await self._posted_rows() if row.Batch == self.batch), None)
+        if row is None:
+            return found
+        seq = None if row.PostSeq is None else str(row.PostSeq)
+        return replace(found, post_seq=seq, voucher=found.voucher or row.Voucher)
 
     async def _resolve(
         self, lost: OutcomeUnknownError, done: Callable[[InDeltek], bool]
@@ -131,22 +158,22 @@ class Booking:
         raise lost
 
     async def enter(self) -> InDeltek:
-        """``POST /DataEntry/apControl`` once; a lost answer is settled by looking up."""
+        """``POST /DataEntry/apControl`` once, then the voucher as Deltek holds it (with the
+        number it assigned); a lost answer is settled by looking up."""
         try:
             created = await self.client.create_ap_batch(self.body)
         except OutcomeUnknownError as lost:
             log.warning("voucher entry answer lost; looking it up", extra={"batch": self.batch})
-            return await self._resolve(lost, lambda found: not found.foreign)
-        master = created.apMaster[0] if created.apMaster else self.body.apMaster[0]
-        return InDeltek(
-            batch=created.Batch,
-            voucher=master.Voucher,
-            period=created.Period or self.body.Period,
-            post_seq=None,
-            posted=created.Posted == "Y",
-            company=created.Company,
-            evidence={"apControl": created.model_dump(mode="json", exclude_none=True)},
+            return await self._resolve(lost, _entered)
+        found = await self._from_batch(created)
+        if _entered(found):
+            return replace(found, period=found.period or self.body.Period)
+        # Accepted, yet its voucher cannot be read back: settled like a lost answer, never
+        # taken from what we sent.
+        unseen = OutcomeUnknownError(
+            "POST", f"DataEntry/apControl {self.batch}", "its voucher cannot be read back yet"
         )
+        return await self._resolve(unseen, _entered)
 
     async def post(self, entered: InDeltek, *, company: str | None, description: str) -> InDeltek:
         """``PUT /DataEntry/PostTransFile`` once; a batch found already posted counts as posted."""

@@ -16,6 +16,7 @@ from typing import Any
 
 from shared.deltek import Firm, FirmAddress, VendorAccounting
 from shared.messages import UpsertVendor, VendorAddress
+from shared.reference.view import Reference, Vendor, norm_name, norm_tax_id
 
 # deltek-api.md §8.2: the keys a first vendor-accounting insert carries besides terms and 1099.
 _ACCOUNTING_DEFAULTS: dict[str, Any] = {
@@ -74,6 +75,31 @@ def decide(found: list[tuple[str, list[Candidate]]]) -> tuple[str, Candidate] | 
         if unique:
             return Conflict(rule, unique)
     return None
+
+
+def mapped_vendor(ref: Reference, command: UpsertVendor) -> str | None:
+    """The Deltek value the supplier map names for this supplier (by Coupa id or number)."""
+    return ref.mapped("supplier", str(command.coupa_id), command.coupa_number)
+
+
+def cached_candidates(ref: Reference, command: UpsertVendor) -> list[tuple[str, list[Candidate]]]:
+    """The firms each rule finds in the reference view, in the order the rules decide."""
+    mapped = mapped_vendor(ref, command)
+    # A mapped Deltek value is a vendor number or a ClientID, as in the mapper.
+    known = (
+        (ref.vendors_by_number.get(mapped) or ref.vendors_by_client.get(mapped)) if mapped else None
+    )
+    number = command.vendor_number or command.coupa_number
+    return [
+        ("supplier map", _candidates(known)),
+        ("vendor number", _candidates(ref.vendors_by_number.get(number or ""))),
+        ("tax id", _candidates(*ref.vendors_by_tax_id.get(norm_tax_id(command.tax_id) or "", ()))),
+        ("name", _candidates(*ref.vendors_by_name.get(norm_name(command.name) or "", ()))),
+    ]
+
+
+def _candidates(*vendors: Vendor | None) -> list[Candidate]:
+    return [Candidate(v.client_id, v.vendor, v.name) for v in vendors if v is not None]
 
 
 def _same(a: object, b: object) -> bool:

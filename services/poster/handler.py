@@ -15,14 +15,18 @@ the connection says so, and ledger, record, audit trail and ``deltek.results`` a
 | changed in Coupa after it reached Deltek | unchanged, or parked | flagged | WriteFailed(flagged) |
 | the invoice is booked in a batch we did not create | parked | flagged | WriteFailed(flagged) |
 | Deltek refused (4xx, message kept) or bad voucher | parked | parked | WriteFailed(parked) |
-| 429/5xx/network, lost answer unseen, credentials | released | posting | none: TransientError |
+| 429/5xx/network, lost answer unseen | released | posting | none: TransientError |
+| connection needs a person (credentials, ledger column) | released | posting | none: waits |
 | another poster holds a live lease | unchanged | unchanged | none: TransientError |
 
+A connection that needs a person stops every job of it alike, none parked one by one: the
+record's story gets a ``waiting`` event with the reason, and the job waits like a transient one.
 A transient failure releases the lease at once (every handling begins with a look-up, so whoever
 goes on next is safe) and raises ``TransientError``: the consumer loop retries with backoff.
 A failure that is not transient still releases the lease and propagates, so the loop's
-attempt limit and dead-letter topic apply. Nothing here waits on a person: a partition only
-waits while Deltek or the database is unreachable.
+attempt limit and dead-letter topic apply. A single record never holds its partition for a
+person: a partition waits only while Deltek or the database is unreachable, or while the whole
+connection needs a person.
 """
 
 from __future__ import annotations
@@ -41,6 +45,7 @@ from shared.kafka.envelope import Coordinates, Envelope
 from shared.ledger import Claim, Refs
 from shared.messages import POST_AP_INVOICE, UPSERT_VENDOR, PostApInvoice
 from shared.records import append_audit
+from shared.tenant_facts import LedgerInvoices
 
 log = logging.getLogger(__name__)
 
@@ -128,6 +133,7 @@ class PostHandler:
             doing=_DOING,
             refused=_REFUSED,
             park=park,
+            wait=lambda reason: self.report.waiting(job, reason),
             refusals=(VoucherError,),
         )
 
@@ -138,10 +144,17 @@ class PostHandler:
         if settings is None:
             raise VoucherError(f"connection {job.connection!r} is not configured")
         tuning = self.deps.tuning
+        client = await self.deps.connections.client_for(job.connection)
         booking = Booking(
-            await self.deps.connections.client_for(job.connection),
+            client,
             job.command,
             build_batch(job.command, settings.deltek),
+            ledger=LedgerInvoices(
+                self.deps.pool,
+                client,
+                job.connection,
+                fixed=settings.deltek.ledger_invoice_column,
+            ),
             lookups=tuning.lost_answer_lookups,
             backoff=Backoff(
                 initial=tuning.lost_answer_backoff_seconds,
@@ -156,6 +169,11 @@ class PostHandler:
             return
         if found is not None and claim.entry.content_hash != job.content_hash:
             await self.report.changed(job, claim.entry, ledger_parks=True)
+            return
+        if settings.mode == "preview" and (
+            found is None or (settings.deltek.post_batches and not found.posted)
+        ):
+            await self.report.would_post(job, booking.body, found)
             return
         outcome: Outcome = "already_entered"
         request = None

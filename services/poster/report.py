@@ -7,14 +7,18 @@ crash in between re-runs the job, which finds the ledger and publishes the same 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import asdict
 from typing import Any, Literal
 
 from pydantic import BaseModel
 
 from services.poster.booking import InDeltek
 from services.poster.jobs import SERVICE, Command, Job, Outcome, PosterDeps
+from services.poster.vendor_plan import FieldChange
 from shared import ledger
 from shared.db.pool import Connection
+from shared.deltek import ApBatch
 from shared.http import FatalError
 from shared.kafka.envelope import Envelope
 from shared.ledger import Entry, Refs
@@ -23,6 +27,7 @@ from shared.messages import (
     WRITE_FAILED,
     InvoicePosted,
     PostApInvoice,
+    UpsertVendor,
     WriteFailed,
 )
 from shared.records import append_audit, transition
@@ -113,6 +118,14 @@ class Reporter:
             await self.move(conn, job, "parked", "parked", details, reason=reason)
         await self.fail(job, "parked", reason)
 
+    async def waiting(self, job: Job[Command], reason: str) -> None:
+        """The connection needs a person: the record's story says why it waits, once per reason
+        (the ledger's last error, set when the lease is released, is the reason last told)."""
+        async with self.deps.pool.acquire() as conn:
+            entry = await ledger.read_entry(conn, job.job_id)
+            if entry is None or entry.last_error != reason:
+                await self.audit(conn, job, "waiting", {"reason": reason})
+
     async def changed(self, job: Job[PostApInvoice], entry: Entry, *, ledger_parks: bool) -> None:
         """Changed in Coupa after Deltek got it: a person decides; nothing is ever reversed."""
         async with self.deps.pool.acquire() as conn:
@@ -148,6 +161,30 @@ class Reporter:
         )
         details = {"found": found.evidence, "new_content_hash": job.content_hash}
         await self._flag(job, entry.refs, reason, details, ledger_parks=True)
+
+    async def would_post(
+        self, job: Job[PostApInvoice], body: ApBatch, found: InDeltek | None
+    ) -> None:
+        """Preview mode: the record and its story say what would be sent; nothing was, and the
+        ledger row says so (``previewed`` counts as nothing booked), so going live sends it."""
+        details = {
+            "would": "enter the voucher" if found is None else "post the batch",
+            "request": body.model_dump(mode="json", exclude_none=True),
+        }
+        async with self.deps.pool.acquire() as conn, conn.transaction():
+            await ledger.record_step(conn, job.job_id, "previewed")
+            await self.move(conn, job, "previewed", "would_post", details)
+        self.deps.metrics.jobs.labels(job.connection, "previewed").inc()
+
+    async def would_sync(
+        self, job: Job[UpsertVendor], action: str, changes: Sequence[FieldChange]
+    ) -> None:
+        """Preview mode: the vendor firm writes that would be made, field by field."""
+        details = {"would": f"{action} the vendor firm", "changes": [asdict(c) for c in changes]}
+        async with self.deps.pool.acquire() as conn, conn.transaction():
+            await ledger.record_step(conn, job.job_id, "previewed")
+            await self.move(conn, job, "previewed", "would_sync", details)
+        self.deps.metrics.jobs.labels(job.connection, "previewed").inc()
 
     async def superseded(self, conn: Connection, job: Job[Command], newer: str) -> None:
         if job.record_state != "superseded":

@@ -11,7 +11,9 @@ Per command, under the job's lock and a ledger claim (the invoice pattern, ``led
 3. None found: ``POST /firm`` with ``VendorInd: "Y"``, read back (autonumbered, zero-padded
    numbers, deltek-api.md §2.2). Found: ``PUT`` only the root keys that differ.
 4. The remit-to address is added, or its differing keys changed through ``CLAddress``; vendor
-   accounting (pay terms, 1099) is inserted the first time and updated after, only if it differs.
+   accounting (pay terms, 1099) is read first, also for a firm just created (Vantagepoint may
+   create the row when a firm is saved as a vendor, §3.D), then inserted when there is none and
+   updated where it differs.
 5. In one transaction: ledger ``posted`` with firm and hash, the supplier map
    (``source='vendor_sync'``), the vendor row of the reference cache, the record ``posted``; the
    map's NOTIFY wakes invoices parked for this supplier. Then ``VendorUpserted`` is published.
@@ -31,6 +33,7 @@ from services.poster.attempt import Attempt
 from services.poster.firms import Candidate, Conflict
 from services.poster.jobs import Job, PosterDeps, claim_job, holding, load_job
 from services.poster.report import Reporter
+from services.poster.vendor_plan import changes_to, creation
 from shared import ledger
 from shared.deltek import DeltekClient, FilterHash, Firm
 from shared.http import FatalError
@@ -40,7 +43,7 @@ from shared.ledger import Claim
 from shared.mappings import upsert_mappings
 from shared.messages import VENDOR_UPSERTED, UpsertVendor, VendorOutcome, VendorUpserted
 from shared.reference.cache import cache_vendor, load_vendor_reference
-from shared.reference.view import Reference, Vendor, norm_name, norm_tax_id
+from shared.reference.view import Vendor
 
 log = logging.getLogger(__name__)
 
@@ -100,6 +103,7 @@ class VendorSync:
             doing=_DOING,
             refused=_REFUSED,
             park=park,
+            wait=lambda reason: self.report.waiting(job, reason),
             refusals=(FirmConflictError,),
         )
 
@@ -109,6 +113,14 @@ class VendorSync:
         found = await self._find(client, command, claim.entry.client_id)
         if isinstance(found, Conflict):
             raise FirmConflictError(found.reason(_label(command)))
+        settings = await self.deps.connections.settings_for(job.connection)
+        if settings is not None and settings.mode == "preview":
+            plan = (
+                creation(command) if found is None else await changes_to(client, command, found[1])
+            )
+            if plan:  # a write is needed: record it instead (a shadow run writes nothing)
+                await self.report.would_sync(job, "create" if found is None else "update", plan)
+                return
         changed: list[str] = []
         outcome: VendorOutcome
         if found is None:
@@ -137,7 +149,9 @@ class VendorSync:
                 await client.update_address(client_id, address)
             changed.append("remit-to address")
         attempt.step = "accounting"
-        held = None if found is None else await client.get_vendor_accounting(client_id)
+        # Read even for a firm just created: saving it as a vendor may have created the row
+        # already, and inserting over it answers a 500 (deltek-api.md §3.D).
+        held = await client.get_vendor_accounting(client_id)
         if (accounting := firms.accounting_change(command, vendor, held)) is not None:
             insert, values = accounting
             await attempt.hold(sending=job.content_hash)
@@ -158,15 +172,10 @@ class VendorSync:
             return "ledger", firm
         async with self.deps.pool.acquire() as conn:
             ref = await load_vendor_reference(conn, command.connection)
-        mapped = ref.mapped("supplier", str(command.coupa_id), command.coupa_number)
-        number = command.vendor_number or command.coupa_number
-        cached: list[tuple[str, list[Candidate]]] = [
-            ("supplier map", _cached(_known(ref, mapped))),
-            ("vendor number", _cached(ref.vendors_by_number.get(number or ""))),
-            ("tax id", _cached(*ref.vendors_by_tax_id.get(norm_tax_id(command.tax_id) or "", ()))),
-            ("name", _cached(*ref.vendors_by_name.get(norm_name(command.name) or "", ()))),
-        ]
-        decided = firms.decide(cached) or firms.decide(await _live(client, command, mapped))
+        mapped = firms.mapped_vendor(ref, command)
+        decided = firms.decide(firms.cached_candidates(ref, command)) or firms.decide(
+            await _live(client, command, mapped)
+        )
         if decided is None or isinstance(decided, Conflict):
             return decided
         rule, candidate = decided
@@ -235,17 +244,6 @@ def _client_id(firm: Firm) -> str:
     if firm.ClientID is None:
         raise FatalError("Deltek answered a firm without a ClientID", status=200)
     return firm.ClientID
-
-
-def _known(ref: Reference, mapped: str | None) -> Vendor | None:
-    """A mapped Deltek value is a vendor number or a ClientID, as in the mapper."""
-    if mapped is None:
-        return None
-    return ref.vendors_by_number.get(mapped) or ref.vendors_by_client.get(mapped)
-
-
-def _cached(*vendors: Vendor | None) -> list[Candidate]:
-    return [Candidate(v.client_id, v.vendor, v.name) for v in vendors if v is not None]
 
 
 async def _live(

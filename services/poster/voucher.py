@@ -2,8 +2,12 @@
 
 Layout follows deltek-api.md §3.A and the worked example in §8.3: one ``apControl`` batch per
 job, holding one ``apMaster`` voucher and one ``apDetail`` per command line. Every key is derived
-from the job (``batch_name``, ``master_pkey``, ``line_pkey``, ``voucher_number``), so each attempt,
-replay or rival poster sends the same voucher and the look-up before a POST can recognise it.
+from the job (``batch_name``, ``master_pkey``, ``line_pkey``), so each attempt, replay or rival
+poster sends the same voucher and the look-up before a POST can recognise it.
+
+The voucher number is Vantagepoint's to assign unless the company requires entry of voucher
+numbers (§3.D): by default ``Voucher`` is left out and the poster reads the assigned number back;
+with ``deltek.voucher_numbers: ours`` it is ``voucher_number(job_id)``, as stable as the rest.
 
 Choices where Deltek's documents are silent:
 
@@ -87,7 +91,7 @@ def build_batch(command: PostApInvoice, posting: DeltekPostingSettings) -> ApBat
         BankCode=str(posting.bank_code),
         PayTerms=str(command.pay_terms),
         PayDate=command.pay_date if command.pay_terms == "Date" else None,
-        Voucher=voucher_number(command.job_id),
+        Voucher=voucher_number(command.job_id) if posting.voucher_numbers == "ours" else None,
         CurrencyCode=command.currency,
         Status="A",
     )

@@ -15,7 +15,7 @@ from typing import Annotated, Any, ClassVar, Self, get_args, get_origin
 import yaml
 from pydantic import BaseModel, Field, SecretStr, ValidationError, model_validator
 
-from shared.connection_settings import MappingSettings
+from shared.connection_settings import MappingSettings, Mode
 from shared.connections.model import (
     NAME_PATTERN,
     Connection,
@@ -95,6 +95,7 @@ class DeltekSection(DeltekSettings, SecretSources):
 
 class ConnectionEntry(Strict):
     name: Annotated[str, Field(pattern=NAME_PATTERN)]
+    mode: Mode = "live"
     coupa: CoupaSection
     deltek: DeltekSection
     mapping: MappingSettings = MappingSettings()
@@ -110,6 +111,7 @@ class ConnectionEntry(Strict):
         if own:
             return None
         settings = StoredSettings(
+            mode=self.mode,
             coupa=CoupaSettings.model_validate(
                 self.coupa.model_dump(include=set(CoupaSettings.model_fields))
             ),

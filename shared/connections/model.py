@@ -14,7 +14,12 @@ from typing import Annotated, Any
 import orjson
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr
 
-from shared.connection_settings import ConnectionSettings, DeltekPostingSettings, MappingSettings
+from shared.connection_settings import (
+    ConnectionSettings,
+    DeltekPostingSettings,
+    MappingSettings,
+    Mode,
+)
 from shared.coupa.config import DEFAULT_API_VERSION, DEFAULT_SCOPES, CoupaClientConfig
 from shared.deltek.config import DeltekConfig
 from shared.logs import register_secret
@@ -62,9 +67,14 @@ class DeltekSettings(DeltekPostingSettings):
 class StoredSettings(Strict):
     """Everything about a connection except its secrets: what ``connections.settings`` holds."""
 
+    mode: Mode = "live"
     coupa: CoupaSettings
     deltek: DeltekSettings
     mapping: MappingSettings = MappingSettings()
+
+    def pipeline(self, name: str) -> ConnectionSettings:
+        """The non-secret settings the mapper and the poster act on (no tenant URL or user)."""
+        return ConnectionSettings.from_stored(name, self.model_dump(mode="json"))
 
 
 class Secrets(Strict):
@@ -124,12 +134,7 @@ class Connection:
 
     def pipeline_settings(self) -> ConnectionSettings:
         """The non-secret settings the mapper and the poster act on."""
-        deltek = self.settings.deltek.model_dump(include=set(DeltekPostingSettings.model_fields))
-        return ConnectionSettings(
-            name=self.name,
-            mapping=self.settings.mapping,
-            deltek=DeltekPostingSettings.model_validate(deltek),
-        )
+        return self.settings.pipeline(self.name)
 
     def coupa_config(self, **overrides: Any) -> CoupaClientConfig:
         """The Coupa client's config; ``overrides`` tune it (retries, timeouts) for one use."""

@@ -12,9 +12,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from shared.connection_settings import ConnectionSettings, DeltekPostingSettings, MappingSettings
+from shared.connection_settings import ConnectionSettings
 from shared.connections.model import Connection, Secrets, StoredSettings
 from shared.db.pool import Connection as Db
+from shared.mappings import notify_changed
 from shared.records import append_audit
 from shared.secrets import KeyRing, Sealed, SecretsError
 
@@ -89,6 +90,8 @@ async def apply_connections(
     """Upsert every connection of a file in one transaction: all of it applies, or none."""
     async with db.transaction():
         applied = [await _apply_one(db, ring, connection) for connection in connections]
+        for connection in connections:  # a new map or mode may let held records go on
+            await notify_changed(db, connection.name)
         stored = [r["name"] for r in await db.fetch("SELECT name FROM connections ORDER BY name")]
         wanted = {connection.name for connection in connections}
         stale = [name for name in stored if name not in wanted]
@@ -205,26 +208,10 @@ async def list_connections(db: Db, name: str | None = None) -> list[StoredConnec
 
 
 async def load_connection_settings(conn: Db, name: str) -> ConnectionSettings | None:
-    """The stored connection's ``mapping`` and posting settings; None if no such connection.
+    """The stored connection's mode, ``mapping`` and posting settings; None if there is none.
 
     Reads the ``connections`` table's JSON directly, without secrets, so a service that only
-    maps (no Coupa or Deltek calls) needs no master key. Keys of the stored ``deltek`` section
-    that are not posting settings (tenant URL, user...) are left out.
+    maps (no Coupa or Deltek calls) needs no master key.
     """
-    row = await conn.fetchrow(
-        "SELECT settings->'mapping' AS mapping, settings->'deltek' AS deltek "
-        "FROM connections WHERE name = $1",
-        name,
-    )
-    if row is None:
-        return None
-    deltek = {
-        key: value
-        for key, value in (row["deltek"] or {}).items()
-        if key in DeltekPostingSettings.model_fields
-    }
-    return ConnectionSettings(
-        name=name,
-        mapping=MappingSettings.model_validate(row["mapping"] or {}),
-        deltek=DeltekPostingSettings.model_validate(deltek),
-    )
+    settings = await conn.fetchval("SELECT settings FROM connections WHERE name = $1", name)
+    return None if settings is None else ConnectionSettings.from_stored(name, settings)

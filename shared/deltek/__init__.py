@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from shared.deltek.client import DeltekClient
 from shared.deltek.config import DeltekConfig
-from shared.deltek.errors import NeedsAttentionError, OutcomeUnknownError, PostingError
+from shared.deltek.errors import (
+    FieldMissingError,
+    NeedsAttentionError,
+    OutcomeUnknownError,
+    PostingError,
+)
 from shared.deltek.models import (
     Account,
     ApBatch,
@@ -27,6 +32,7 @@ __all__ = [
     "ApMaster",
     "DeltekClient",
     "DeltekConfig",
+    "FieldMissingError",
     "FilterHash",
     "Firm",
     "FirmAddress",

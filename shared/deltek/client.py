@@ -21,6 +21,7 @@ from shared.deltek.auth import TokenManager
 from shared.deltek.config import DeltekConfig
 from shared.deltek.errors import (
     AMBIGUOUS_WRITE_STATUSES,
+    FieldMissingError,
     OutcomeUnknownError,
     PostingError,
     error_for_response,
@@ -28,6 +29,8 @@ from shared.deltek.errors import (
 from shared.deltek.models import (
     Account,
     ApBatch,
+    ApDetail,
+    ApMaster,
     DeltekRecord,
     Firm,
     FirmAddress,
@@ -44,6 +47,8 @@ from shared.http.session import SessionOwner
 
 M = TypeVar("M", bound=DeltekRecord)
 Params = Sequence[tuple[str, str]]
+# A value no vendor invoice has: probing a column must not read the ledger.
+_PROBE_VALUE = "~connector column probe~"
 
 
 def _encode(body: Mapping[str, Any]) -> bytes:
@@ -145,6 +150,16 @@ class DeltekClient(SessionOwner):
                 return None
             raise
         return model.model_validate(rows[0]) if rows else None
+
+    async def _all(self, url: str, model: type[M]) -> list[M]:
+        """Every record of a batch-scoped read, answered at once; a 404 means none."""
+        try:
+            rows = _rows(await self._call("GET", url))
+        except FatalError as exc:
+            if _not_found(exc):
+                return []
+            raise
+        return [model.model_validate(row) for row in rows]
 
     async def _iterate(
         self, url: str, model: type[M], where: FilterHash | None, params: Params = ()
@@ -266,14 +281,25 @@ class DeltekClient(SessionOwner):
 
     async def create_ap_batch(self, batch: ApBatch) -> ApBatch:
         """One POST creates the batch with its vouchers and lines. A lost answer raises
-        ``OutcomeUnknownError``: check ``get_ap_batch`` before trying again."""
+        ``OutcomeUnknownError``: check ``get_ap_batch`` before trying again. The answer may hold
+        the header alone, or echo what was sent: what Deltek assigned (the voucher number) is
+        read with ``list_ap_vouchers``."""
         url = f"{self.config.api}/DataEntry/apControl"
         return await self._write(
             "POST", url, batch.to_body(), ApBatch, lambda: self.get_ap_batch(batch.Batch)
         )
 
     async def get_ap_batch(self, batch: str) -> ApBatch | None:
+        """The batch header; tenants differ on nesting vouchers and lines in it (§3.D)."""
         return await self._one(f"{self.config.api}/DataEntry/apControl/{batch}", ApBatch)
+
+    async def list_ap_vouchers(self, batch: str) -> list[ApMaster]:
+        """``GET /DataEntry/apMaster/{batch}``: the batch's vouchers as Deltek holds them."""
+        return await self._all(f"{self.config.api}/DataEntry/apMaster/{batch}", ApMaster)
+
+    async def list_ap_lines(self, batch: str) -> list[ApDetail]:
+        """``GET /DataEntry/apDetail/{batch}``: the lines of every voucher of the batch."""
+        return await self._all(f"{self.config.api}/DataEntry/apDetail/{batch}", ApDetail)
 
     async def post_batch(
         self, batch: str, period: int, *, company: str, description: str = ""
@@ -298,9 +324,23 @@ class DeltekClient(SessionOwner):
         """Posted AP rows. Only ``filterHash`` filters here; plain parameters are ignored (§3.C)."""
         return self._iterate(f"{self.config.api}/PSALedger/AP", LedgerRow, where)
 
-    async def find_posted_invoice(self, vendor: str, invoice: str) -> list[LedgerRow]:
-        """Ledger rows of one vendor invoice; empty when it has not been posted."""
-        where = (
-            FilterHash().where("Vendor", vendor).where(self.config.ledger_invoice_field, invoice)
-        )
+    async def find_posted_invoice(
+        self, vendor: str, invoice: str, *, column: str
+    ) -> list[LedgerRow]:
+        """Ledger rows of one vendor invoice; empty when it has not been posted. ``column`` is
+        the tenant's vendor-invoice column (§3.C); a tenant without it raises
+        ``FieldMissingError``, which is never "not posted"."""
+        where = FilterHash().where("Vendor", vendor).where(column, invoice)
         return [row async for row in self.iter_ap_ledger(where)]
+
+    async def ledger_has_column(self, column: str) -> bool:
+        """Whether PSALedger/AP can be filtered on ``column``: one capped read that matches
+        nothing, answered with rows (the column exists) or "field does not exist"."""
+        params = [*FilterHash().where(column, _PROBE_VALUE).to_params(), ("q.maxrows", "1")]
+        try:
+            await self._call("GET", f"{self.config.api}/PSALedger/AP", params=params)
+        except FieldMissingError as exc:
+            if exc.field.lower() == column.lower():
+                return False
+            raise
+        return True

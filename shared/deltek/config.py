@@ -26,8 +26,6 @@ class DeltekConfig(BaseModel):
     # scjalliance refreshes 60 s before expiry (§1.2); halved for very short-lived tokens.
     refresh_margin_seconds: float = Field(default=60.0, ge=0)
     page_size: int = Field(default=100, ge=1)
-    # PSALedger's vendor-invoice key was seen as both Invoice and InvoiceNumber (§3.C, ❓).
-    ledger_invoice_field: str = "Invoice"
 
     def model_post_init(self, _context: object) -> None:
         register_secret(self.password.get_secret_value())

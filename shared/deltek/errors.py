@@ -1,18 +1,29 @@
-"""Deltek failures sorted into the shared retriable/fatal kinds, plus two the caller acts on.
+"""Deltek failures sorted into the shared retriable/fatal kinds, plus three the caller acts on.
 
-``OutcomeUnknownError`` (a write whose answer was lost; look it up, never resend blind) and
-``NeedsAttentionError`` (credentials or API authorization a human has to fix).
+``OutcomeUnknownError`` (a write whose answer was lost; look it up, never resend blind),
+``NeedsAttentionError`` (credentials or API authorization a human has to fix) and
+``FieldMissingError`` (the tenant has no such field: its schema differs from what we sent or
+asked for, whatever the status; a filter it refuses must never be read as "nothing found").
 """
 
 from __future__ import annotations
 
 import json
+import re
 
 from shared.http import FatalError, HttpError, RetriableError, error_for_status
 
 # A gateway timeout or bad gateway on a write says nothing about whether the tenant committed it.
 AMBIGUOUS_WRITE_STATUSES = frozenset({502, 504})
 _MESSAGE_KEYS = ("message", "error_description", "detail", "error")
+# How a tenant says a field is not there: Deltek's own "Field FirmID does not exist." and
+# "Column:CashBasisAccount does not exist" (deltek-api.md §4, §6), and SQL Server's text, in
+# case a bad filter column reaches the database and comes back as a 500 (❓).
+_MISSING_FIELD = (
+    re.compile(r"\bField\s+'?([\w.]+)'?\s+does not exist", re.IGNORECASE),
+    re.compile(r"\bColumn\s*:?\s*'?([\w.]+)'?\s+does not exist", re.IGNORECASE),
+    re.compile(r"\bInvalid column name\s+'([\w.]+)'", re.IGNORECASE),
+)
 
 
 class OutcomeUnknownError(HttpError):
@@ -38,6 +49,22 @@ class TokenRefusedError(FatalError):
     def __init__(self, detail: str, *, status: int, oauth_error: str | None) -> None:
         super().__init__(detail, status=status)
         self.oauth_error = oauth_error
+
+
+class FieldMissingError(FatalError):
+    """The tenant answered that ``field`` does not exist: configuration, never retried."""
+
+    def __init__(self, detail: str, *, status: int, field: str) -> None:
+        super().__init__(detail, status=status)
+        self.field = field
+
+
+def missing_field(message: str) -> str | None:
+    """The field a "does not exist" message names, or None for any other message."""
+    for pattern in _MISSING_FIELD:
+        if found := pattern.search(message):
+            return found.group(1)
+    return None
 
 
 class PostingError(FatalError):
@@ -77,5 +104,10 @@ def oauth_error_code(body: bytes) -> str | None:
 def error_for_response(
     status: int, body: bytes, *, retry_after: float | None = None
 ) -> RetriableError | FatalError:
-    """429 and 5xx are retriable (honouring ``Retry-After``); other 4xx are fatal."""
-    return error_for_status(status, deltek_message(body), retry_after=retry_after)
+    """429 and 5xx are retriable (honouring ``Retry-After``); other 4xx are fatal. A missing
+    field is fatal whatever the status: asking again cannot make the column appear."""
+    message = deltek_message(body)
+    field = missing_field(message)
+    if field is not None:
+        return FieldMissingError(message, status=status, field=field)
+    return error_for_status(status, message, retry_after=retry_after)

@@ -135,7 +135,9 @@ class ApMaster(DeltekRecord):
     LiabCode: str
     BankCode: str
     PayTerms: str
-    Voucher: str
+    # Assigned by Vantagepoint unless the company requires entry (deltek-api.md §3.D): left out
+    # of what we send by default, always present in what the tenant holds.
+    Voucher: str | None = None
     PayDate: DeltekDate | None = None  # required with PayTerms "Date" (§3.D)
     Batch: str | None = None
     Address: str | None = None
@@ -146,7 +148,11 @@ class ApMaster(DeltekRecord):
 
 
 class ApBatch(DeltekRecord):
-    """``apControl`` with its nested vouchers and lines: one POST creates all three (§3.A)."""
+    """``apControl`` with its nested vouchers and lines: one POST creates all three (§3.A).
+
+    Reading it back, a tenant may answer the header alone (§3.D): the vouchers and lines are
+    read with ``DeltekClient.list_ap_vouchers`` / ``list_ap_lines``, never from these arrays.
+    """
 
     Batch: str
     Period: int | None = None
@@ -176,7 +182,8 @@ class PostResult(DeltekRecord):
 
 
 class LedgerRow(DeltekRecord):
-    """A posted AP ledger row; the vendor-invoice key is ``Invoice`` or ``InvoiceNumber`` (§3.C)."""
+    """A posted AP ledger row. The vendor-invoice column differs by tenant (``Invoice`` or
+    ``InvoiceNumber``, §3.C), so it is kept as an extra key under whichever name came back."""
 
     Vendor: str | None = None
     Voucher: str | None = None

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import deque
 from dataclasses import asdict
 from typing import Any
 
@@ -15,16 +14,6 @@ from simulators.coupa.callouts import CalloutPusher
 from simulators.coupa.store import NotFound
 
 PUSHER_KEY = web.AppKey("coupa_callouts", CalloutPusher)
-
-
-class RequestLog:
-    """The most recent API requests, oldest first."""
-
-    def __init__(self, size: int = 1000) -> None:
-        self.entries: deque[dict[str, Any]] = deque(maxlen=size)
-
-
-REQUEST_LOG_KEY = web.AppKey("coupa_request_log", RequestLog)
 
 
 def _json(payload: Any, status: int = 200) -> web.Response:
@@ -84,10 +73,6 @@ async def callouts(request: web.Request) -> web.Response:
     return _json([asdict(d) for d in request.app[PUSHER_KEY].deliveries])
 
 
-async def requests_log(request: web.Request) -> web.Response:
-    return _json(list(request.app[REQUEST_LOG_KEY].entries))
-
-
 @web.middleware
 async def admin_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Unknown ids and bad JSON on admin routes become 404/400 instead of 500."""
@@ -101,20 +86,6 @@ async def admin_errors(request: web.Request, handler: Handler) -> web.StreamResp
         return _json({"errors": {"base": [str(exc)]}}, status=400)
 
 
-@web.middleware
-async def record_requests(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Keep the last requests (headers without Authorization) and the status they got."""
-    if request.path.startswith("/_admin"):
-        return await handler(request)
-    headers = {k: v for k, v in request.headers.items() if k.lower() != "authorization"}
-    entry: dict[str, Any] = {"method": request.method, "path": request.path, "headers": headers}
-    entry["query"] = request.query_string
-    request.app[REQUEST_LOG_KEY].entries.append(entry)
-    response = await handler(request)
-    entry["status"] = response.status
-    return response
-
-
 def add_admin_routes(app: web.Application) -> None:
     app.router.add_post("/_admin/invoices", create_invoice)
     app.router.add_post("/_admin/invoices/{id}/approve", approve_invoice)
@@ -123,4 +94,3 @@ def add_admin_routes(app: web.Application) -> None:
     app.router.add_post("/_admin/tokens/expire", expire_tokens)
     app.router.add_post("/_admin/reseed", reseed)
     app.router.add_get("/_admin/callouts", callouts)
-    app.router.add_get("/_admin/requests", requests_log)

@@ -13,13 +13,11 @@ from shared.http.ratelimit import TokenBucket
 from shared.logs import register_secret
 from simulators.common.faults import FaultInjector, add_fault_routes, fault_middleware
 from simulators.common.ratelimit import rate_limit_middleware
+from simulators.common.requests import add_request_log, record_requests
 from simulators.coupa.admin import (
     PUSHER_KEY,
-    REQUEST_LOG_KEY,
-    RequestLog,
     add_admin_routes,
     admin_errors,
-    record_requests,
 )
 from simulators.coupa.api import STORE_KEY, TOKENS_KEY, add_api_routes, auth_middleware
 from simulators.coupa.auth import TokenIssuer
@@ -66,7 +64,7 @@ def create_app(options: CoupaSimOptions | None = None) -> web.Application:
     app[STORE_KEY] = store = CoupaStore(options)
     app[TOKENS_KEY] = TokenIssuer(options)
     app[PUSHER_KEY] = pusher = CalloutPusher(options.callout)
-    app[REQUEST_LOG_KEY] = RequestLog()
+    add_request_log(app)
     store.listeners.append(pusher.notify)
 
     async def close_pusher(_: web.Application) -> AsyncIterator[None]:

@@ -9,7 +9,7 @@ from aiohttp import web
 from pydantic import ValidationError
 
 from simulators.deltek.auth import expire_all
-from simulators.deltek.entry import batch_view
+from simulators.deltek.entry import batch_view, ledger_view
 from simulators.deltek.options import RuntimePatch
 from simulators.deltek.state import STATE_KEY, answer, read_json
 
@@ -32,11 +32,13 @@ async def firms(request: web.Request) -> web.Response:
 async def batches(request: web.Request) -> web.Response:
     """Every AP batch with its vouchers and lines, posted or not."""
     store = request.app[STATE_KEY].store
-    return answer([batch_view(batch) for batch in store.batches.values()])
+    return answer([batch_view(batch, nested=True) for batch in store.batches.values()])
 
 
 async def ledger(request: web.Request) -> web.Response:
-    return answer(request.app[STATE_KEY].store.ledger)
+    """The AP ledger as PSALedger/AP answers it, invoice column named as the tenant names it."""
+    state = request.app[STATE_KEY]
+    return answer(ledger_view(state.store.ledger, state.options.ledger_invoice_key))
 
 
 async def reset(request: web.Request) -> web.Response:

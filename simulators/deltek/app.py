@@ -6,6 +6,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from simulators.common.faults import FaultInjector, FaultPlan, add_fault_routes, fault_middleware
+from simulators.common.requests import add_request_log, record_requests
 from simulators.deltek.admin import add_admin_routes
 from simulators.deltek.auth import auth_middleware, token
 from simulators.deltek.options import SimOptions
@@ -44,6 +45,7 @@ def create_app(
     state = SimState(options=options, faults=injector)
     app = web.Application(
         middlewares=[
+            record_requests,
             fault_middleware(injector, _render_error, exempt_prefixes=("/_admin",)),
             _error_middleware,
             auth_middleware,
@@ -54,4 +56,5 @@ def create_app(
     add_api_routes(app, state.prefix)
     add_admin_routes(app)
     add_fault_routes(app, injector)
+    add_request_log(app)
     return app

@@ -7,15 +7,24 @@ import asyncio
 import contextlib
 import json
 from pathlib import Path
+from typing import get_args
 
 from simulators.common.faults import FaultPlan
 from simulators.common.server import serve_forever
 from simulators.deltek.app import create_app
-from simulators.deltek.options import Credentials, SeedOptions, SimOptions
+from simulators.deltek.options import (
+    BatchRead,
+    Credentials,
+    LedgerInvoiceKey,
+    SeedOptions,
+    SimOptions,
+    VendorAccountingRows,
+    VoucherNumbers,
+)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Flags for host, port, strict credentials, seed data and the fault plan."""
+    """Flags for host, port, strict credentials, tenant settings, seed data and the fault plan."""
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8092)
     parser.add_argument("--instance", default="", help="serve under /{instance}/api")
@@ -32,6 +41,32 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--token-lifetime", type=int, default=1799, help="seconds")
     parser.add_argument("--restricted-role", action="store_true", help="amounts read as zero")
+    parser.add_argument(
+        "--voucher-numbers",
+        choices=get_args(VoucherNumbers),
+        default="assigned",
+        help="assigned: the tenant numbers vouchers and refuses an entered Voucher; "
+        "entry_required: a Voucher must be sent and is kept",
+    )
+    parser.add_argument(
+        "--batch-read",
+        choices=get_args(BatchRead),
+        default="header",
+        help="what GET DataEntry/apControl/{batch} answers: the header only, or nested too",
+    )
+    parser.add_argument(
+        "--vendor-accounting",
+        choices=get_args(VendorAccountingRows),
+        default="with_firm",
+        help="with_firm: a vendor firm gets its vendor accounting row on save; "
+        "on_insert: only POST /vision/firm/VendorAccountingInfo creates it",
+    )
+    parser.add_argument(
+        "--ledger-invoice-key",
+        choices=get_args(LedgerInvoiceKey),
+        default="Invoice",
+        help="the PSALedger/AP column holding the vendor's invoice number",
+    )
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--vendors", type=int, default=300)
     parser.add_argument("--projects", type=int, default=40)
@@ -52,6 +87,10 @@ def build_options(args: argparse.Namespace) -> SimOptions:
         password_grant_enabled=not args.no_password_grant,
         token_lifetime_seconds=args.token_lifetime,
         restricted_role=args.restricted_role,
+        voucher_numbers=args.voucher_numbers,
+        batch_read=args.batch_read,
+        vendor_accounting=args.vendor_accounting,
+        ledger_invoice_key=args.ledger_invoice_key,
         seed=SeedOptions(seed=args.seed, vendors=args.vendors, projects=args.projects),
     )
     if args.options:

@@ -2,7 +2,13 @@
 
 Validation follows the working minimum in deltek-api.md §3.A. The required-field text uses the
 documented form "Please provide a {Field} for table {Table}."; the other refusal texts (unknown
-vendor, account, project, closed period) are not documented and are our wording.
+vendor, account, project, closed period, an entered voucher number) are not documented and are
+our wording.
+
+Voucher numbers follow the company setting of §3.D: assigned from the tenant's own sequence
+(an entered ``Voucher`` is refused), or, where the company requires entry, required and kept.
+Ledger rows are stored with the vendor's invoice under ``Invoice`` and answered under the
+tenant's column name (``ledger_view``), so that name can change while the simulator runs.
 """
 
 from __future__ import annotations
@@ -11,14 +17,24 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from simulators.deltek.options import LedgerInvoiceKey, VoucherNumbers
 from simulators.deltek.store import Batch, Record, SimError, Store
 
 CONTROL_REQUIRED = ("Batch",)
 MASTER_REQUIRED = (
     "MasterPKey", "Vendor", "Invoice", "InvoiceDate", "TransDate", "LiabCode", "BankCode",
-    "PayTerms", "Voucher",
+    "PayTerms",
 )  # fmt: skip
 DETAIL_REQUIRED = ("PKey", "Seq", "Amount")
+VOUCHER_ENTRY_REFUSED = (
+    "Voucher number entry is not allowed: voucher numbers are assigned automatically "
+    "for company {company}."
+)
+# The columns of a PSALedger/AP row (§3.C); the vendor's invoice is stored under "Invoice".
+LEDGER_COLUMNS = (
+    "Period", "PostSeq", "Batch", "Company", "TransType", "Vendor", "Voucher", "Invoice", "RefNo",
+    "Desc1", "TransDate", "WBS1", "WBS2", "WBS3", "Account", "Amount", "CurrencyCode", "PONumber",
+)  # fmt: skip
 
 
 def _require(record: Record, keys: tuple[str, ...], table: str) -> None:
@@ -49,7 +65,9 @@ def _blank(value: Any) -> bool:
     return value is None or not str(value).strip()
 
 
-def create_batch(store: Store, body: Record, *, duplicate: str, user: str) -> Batch:
+def create_batch(
+    store: Store, body: Record, *, duplicate: str, vouchers: VoucherNumbers, user: str
+) -> Batch:
     """Validate the whole nested body first, so a refusal leaves no partial batch behind."""
     _require(body, CONTROL_REQUIRED, "apControl")
     batch_id = str(body["Batch"])
@@ -59,7 +77,7 @@ def create_batch(store: Store, body: Record, *, duplicate: str, user: str) -> Ba
     if existing is not None and existing.control["Posted"] == "Y":
         raise SimError(400, f"Batch {batch_id} has been posted.")
     currency = str(body.get("DefaultCurrencyCode") or "USD")
-    masters = [_master(store, m, batch_id, currency) for m in body.get("apMaster") or []]
+    masters = [_master(store, m, batch_id, currency, vouchers) for m in body.get("apMaster") or []]
     known = {m["MasterPKey"] for m in masters} | (
         {m["MasterPKey"] for m in existing.masters} if existing else set()
     )
@@ -84,6 +102,9 @@ def create_batch(store: Store, body: Record, *, duplicate: str, user: str) -> Ba
         Total=_decimal(body.get("Total") or 0, "Total"),
         apControlDefaultTaxCodes=body.get("apControlDefaultTaxCodes") or [],
     )
+    if vouchers == "assigned":  # numbered only once all of it passed, so none is wasted
+        for master in masters:
+            master["Voucher"] = store.assign_voucher()
     if existing is None:
         existing = store.batches[batch_id] = Batch(control=control)
     existing.masters += masters
@@ -91,8 +112,14 @@ def create_batch(store: Store, body: Record, *, duplicate: str, user: str) -> Ba
     return existing
 
 
-def _master(store: Store, raw: Record, batch_id: str, currency: str) -> Record:
+def _master(
+    store: Store, raw: Record, batch_id: str, currency: str, vouchers: VoucherNumbers
+) -> Record:
     _require(raw, MASTER_REQUIRED, "apMaster")
+    if vouchers == "entry_required":
+        _require(raw, ("Voucher",), "apMaster")
+    elif not _blank(raw.get("Voucher")):
+        raise SimError(400, VOUCHER_ENTRY_REFUSED.format(company=store.company))
     firm = store.vendor_firm(str(raw["Vendor"]))
     if firm is None or firm.get("VendorInd") != "Y":
         raise SimError(400, f"Vendor {raw['Vendor']} does not exist.")
@@ -156,14 +183,14 @@ def _check_wbs(store: Store, raw: Record) -> None:
             raise SimError(400, f"Please provide a WBS{depth + 1} for table apDetail.")
 
 
-def post_batches(store: Store, parms: list[Record], key: str) -> Record:
+def post_batches(store: Store, parms: list[Record]) -> Record:
     """Post each requested batch; the result lists are pipe-delimited per batch (§3.A)."""
     results: list[tuple[str, str, str, str, str]] = []
     messages: list[str] = []
     for parm in parms:
         batch_id = str(parm.get("batch") or "")
         period = str(parm.get("period") or "")
-        outcome = _post_one(store, batch_id, period, str(parm.get("transtype") or ""), key)
+        outcome = _post_one(store, batch_id, period, str(parm.get("transtype") or ""))
         seq = str(outcome) if isinstance(outcome, int) else ""
         results.append(("AP", batch_id, "1" if seq else "0", period, seq))
         description = parm.get("description") or batch_id
@@ -180,7 +207,7 @@ def post_batches(store: Store, parms: list[Record], key: str) -> Record:
     }
 
 
-def _post_one(store: Store, batch_id: str, period: str, transtype: str, key: str) -> int | str:
+def _post_one(store: Store, batch_id: str, period: str, transtype: str) -> int | str:
     """The posting sequence, or the reason nothing was posted."""
     batch = store.batches.get(batch_id)
     if transtype.upper() != "AP":
@@ -208,7 +235,7 @@ def _post_one(store: Store, batch_id: str, period: str, transtype: str, key: str
                 "TransType": "AP",
                 "Vendor": master["Vendor"],
                 "Voucher": master["Voucher"],
-                key: master["Invoice"],
+                "Invoice": master["Invoice"],
                 "RefNo": master["Voucher"],
                 "Desc1": detail.get("Description") or "",
                 "TransDate": master["TransDate"],
@@ -224,6 +251,20 @@ def _post_one(store: Store, batch_id: str, period: str, transtype: str, key: str
     return seq
 
 
-def batch_view(batch: Batch) -> Record:
-    """The apControl record with its nested vouchers and lines, as the POST body had them."""
+def batch_view(batch: Batch, *, nested: bool) -> Record:
+    """The apControl record, with its vouchers and lines nested in it when ``nested``."""
+    if not nested:
+        return dict(batch.control)
     return {**batch.control, "apMaster": batch.masters, "apDetail": batch.details}
+
+
+def ledger_columns(key: LedgerInvoiceKey) -> frozenset[str]:
+    """The columns a ``filterHash`` on PSALedger/AP may name where ``key`` holds the invoice."""
+    return frozenset(LEDGER_COLUMNS) - {"Invoice"} | {key}
+
+
+def ledger_view(rows: list[Record], key: LedgerInvoiceKey) -> list[Record]:
+    """Ledger rows with the vendor's invoice under the tenant's column name."""
+    if key == "Invoice":
+        return rows
+    return [{(key if k == "Invoice" else k): v for k, v in row.items()} for row in rows]

@@ -20,7 +20,21 @@ Where deltek-api.md marks a behaviour as inferred or unsure, it is an option her
 * ``default_page_size=None``: without ``limit``/``pageSize`` a listing returns every row (§5
   documents no default).
 * ``ledger_invoice_key="Invoice"``: PSALedger's vendor-invoice key, seen as ``Invoice`` and
-  ``InvoiceNumber`` (§3.C).
+  ``InvoiceNumber`` (§3.C). A ``filterHash`` on the other one (or any column the ledger lacks)
+  is refused as Vantagepoint refuses unknown fields, never answered with an empty list (§3.D).
+
+The facts of §3.D that decide whether a real tenant accepts a voucher are enforced by default;
+each has an option for the other reading:
+
+* ``voucher_numbers="assigned"``: Vantagepoint numbers vouchers from the company's own sequence
+  and refuses an entered ``Voucher``; ``"entry_required"`` refuses a voucher without one and
+  keeps the number sent.
+* ``batch_read="header"``: ``GET`` (and the ``POST`` answer of) ``DataEntry/apControl`` carry the
+  batch header only; vouchers and lines are read from ``apMaster/{batch}`` and
+  ``apDetail/{batch}``. ``"nested"`` adds ``apMaster[]`` and ``apDetail[]`` to that answer.
+* ``vendor_accounting="with_firm"``: saving a firm with ``VendorInd = Y`` creates its vendor
+  accounting row, so a later insert answers the 500 NPE; ``"on_insert"`` creates it only on
+  ``POST /vision/firm/VendorAccountingInfo``.
 """
 
 from __future__ import annotations
@@ -29,6 +43,11 @@ from datetime import date
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+LedgerInvoiceKey = Literal["Invoice", "InvoiceNumber"]
+VoucherNumbers = Literal["assigned", "entry_required"]
+BatchRead = Literal["header", "nested"]
+VendorAccountingRows = Literal["with_firm", "on_insert"]
 
 
 class Credentials(BaseModel):
@@ -71,7 +90,10 @@ class SimOptions(BaseModel):
     vendor_accounting_404_until_insert: bool = True
     post_status: Literal[200, 201] = 201
     default_page_size: int | None = None
-    ledger_invoice_key: Literal["Invoice", "InvoiceNumber"] = "Invoice"
+    ledger_invoice_key: LedgerInvoiceKey = "Invoice"
+    voucher_numbers: VoucherNumbers = "assigned"
+    batch_read: BatchRead = "header"
+    vendor_accounting: VendorAccountingRows = "with_firm"
     seed: SeedOptions = SeedOptions()
 
 
@@ -86,3 +108,7 @@ class RuntimePatch(BaseModel):
     restricted_role: bool | None = None
     duplicate_batch: Literal["append", "reject"] | None = None
     autonumber: Literal["allow_override", "no_override"] | None = None
+    ledger_invoice_key: LedgerInvoiceKey | None = None
+    voucher_numbers: VoucherNumbers | None = None
+    batch_read: BatchRead | None = None
+    vendor_accounting: VendorAccountingRows | None = None

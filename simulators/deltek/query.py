@@ -18,7 +18,7 @@ from typing import Any
 
 from multidict import MultiMapping
 
-from simulators.deltek.store import Record, SimError
+from simulators.deltek.store import Record, SimError, no_such_field
 
 _FILTER_KEY = re.compile(r"^filterHash\[(\d+)\]\[(\w+)\]$")
 _OPS: dict[str, Callable[[Any, Any], bool]] = {
@@ -83,7 +83,7 @@ def _coerce(value: Any, kind: str) -> Any:
 
 def _matches(row: Record, term: _Term) -> bool:
     if term.name not in row:
-        raise SimError(400, f"Field {term.name} does not exist.")
+        raise no_such_field(term.name)
     try:
         actual = _coerce(row[term.name], term.type)
         if term.opp == "in":
@@ -99,8 +99,17 @@ def _matches(row: Record, term: _Term) -> bool:
     return _OPS[term.opp](actual, wanted)
 
 
-def apply_filter(rows: list[Record], terms: list[_Term]) -> list[Record]:
-    """Evaluate left to right in ``seq`` order, each term joined by its own condition."""
+def apply_filter(
+    rows: list[Record], terms: list[_Term], columns: frozenset[str] | None = None
+) -> list[Record]:
+    """Evaluate left to right in ``seq`` order, each term joined by its own condition.
+
+    With ``columns`` (the table's own), a term naming another column is refused before any row
+    is read, as SQL would: an empty table must not turn a wrong column into "no match".
+    """
+    for term in terms:
+        if columns is not None and term.name not in columns:
+            raise no_such_field(term.name)
     if not terms:
         return rows
     kept = []

@@ -14,7 +14,7 @@ from simulators.deltek import entry
 from simulators.deltek.auth import bearer_user
 from simulators.deltek.query import apply_filter, page, parse_filter, project_fields
 from simulators.deltek.state import STATE_KEY, SimState, answer, dumps, read_json
-from simulators.deltek.store import Record, SimError
+from simulators.deltek.store import Batch, Record, SimError
 
 
 def _state(request: web.Request) -> SimState:
@@ -32,9 +32,11 @@ def _reply(request: web.Request, rows: list[Record], status: int = 200) -> web.R
     return answer(trimmed, status, restricted=state.options.restricted_role)
 
 
-def _listing(request: web.Request, rows: list[Record]) -> web.Response:
+def _listing(
+    request: web.Request, rows: list[Record], columns: frozenset[str] | None = None
+) -> web.Response:
     state = _state(request)
-    kept = apply_filter(rows, parse_filter(request.query))
+    kept = apply_filter(rows, parse_filter(request.query), columns)
     return _reply(request, page(kept, request.query, state.options.default_page_size))
 
 
@@ -62,20 +64,28 @@ async def get_firm(request: web.Request) -> web.Response:
     return _reply(request, [_state(request).store.firm(request.match_info["client_id"])])
 
 
+def _accounting_with_vendor(state: SimState) -> bool:
+    return state.options.vendor_accounting == "with_firm"
+
+
 async def create_firm(request: web.Request) -> web.Response:
     state = _state(request)
     firm = state.store.create_firm(
         await _object(request),
         allow_override=state.options.autonumber == "allow_override",
         user=_user(request),
+        accounting_with_vendor=_accounting_with_vendor(state),
     )
     return _created(request, [firm], firm["ClientID"])
 
 
 async def update_firm(request: web.Request) -> web.Response:
-    store = _state(request).store
-    firm = store.update_firm(
-        request.match_info["client_id"], await _object(request), _user(request)
+    state = _state(request)
+    firm = state.store.update_firm(
+        request.match_info["client_id"],
+        await _object(request),
+        _user(request),
+        accounting_with_vendor=_accounting_with_vendor(state),
     )
     return _reply(request, [firm])
 
@@ -142,23 +152,43 @@ async def list_periods(request: web.Request) -> web.Response:
 # -- AP entry, posting, ledger -------------------------------------------------------------
 
 
+def _batch_view(state: SimState, batch: Batch) -> Record:
+    """Header only unless the option nests vouchers and lines (§3.D: do not rely on them)."""
+    return entry.batch_view(batch, nested=state.options.batch_read == "nested")
+
+
+def _batch(request: web.Request) -> Batch:
+    batch_id = request.match_info["batch"]
+    batch = _state(request).store.batches.get(batch_id)
+    if batch is None:
+        raise SimError(404, f"Batch {batch_id} not found.")
+    return batch
+
+
 async def create_ap_batch(request: web.Request) -> web.Response:
     state = _state(request)
     batch = entry.create_batch(
         state.store,
         await _object(request),
         duplicate=state.options.duplicate_batch,
+        vouchers=state.options.voucher_numbers,
         user=_user(request),
     )
-    return _created(request, [entry.batch_view(batch)], batch.control["Batch"])
+    return _created(request, [_batch_view(state, batch)], batch.control["Batch"])
 
 
 async def get_ap_batch(request: web.Request) -> web.Response:
-    batch_id = request.match_info["batch"]
-    batch = _state(request).store.batches.get(batch_id)
-    if batch is None:
-        raise SimError(404, f"Batch {batch_id} not found.")
-    return _reply(request, [entry.batch_view(batch)])
+    return _reply(request, [_batch_view(_state(request), _batch(request))])
+
+
+async def get_ap_masters(request: web.Request) -> web.Response:
+    """``GET /DataEntry/apMaster/{batch}``: the batch's vouchers (§3.A, 🟡)."""
+    return _reply(request, _batch(request).masters)
+
+
+async def get_ap_details(request: web.Request) -> web.Response:
+    """``GET /DataEntry/apDetail/{batch}``: the lines of every voucher of the batch (§3.A, 🟡)."""
+    return _reply(request, _batch(request).details)
 
 
 async def post_trans_file(request: web.Request) -> web.Response:
@@ -169,16 +199,19 @@ async def post_trans_file(request: web.Request) -> web.Response:
     listed = parms if isinstance(parms, list) else [parms] if isinstance(parms, dict) else None
     if not listed or not all(isinstance(p, dict) for p in listed):
         raise SimError(400, "Please provide parms.")
-    result = entry.post_batches(state.store, listed, state.options.ledger_invoice_key)
+    result = entry.post_batches(state.store, listed)
     return answer(dumps(result).decode())
 
 
 async def ap_ledger(request: web.Request) -> web.Response:
-    """Only ``filterHash`` filters; ``limit`` may be refused with a 500 (§3.C, 🟡)."""
+    """Only ``filterHash`` filters; ``limit`` may be refused with a 500 (§3.C, 🟡). A filter on
+    a column this tenant's ledger lacks is refused, never answered empty (§3.D)."""
     state = _state(request)
     if state.options.ledger_reject_limit and "limit" in request.query:
         raise SimError(500, "An error has occurred.")
-    return _listing(request, state.store.ledger)
+    key = state.options.ledger_invoice_key
+    rows = entry.ledger_view(state.store.ledger, key)
+    return _listing(request, rows, entry.ledger_columns(key))
 
 
 def add_api_routes(app: web.Application, prefix: str) -> None:
@@ -200,5 +233,7 @@ def add_api_routes(app: web.Application, prefix: str) -> None:
     router.add_get(f"{api}/Settings/Period", list_periods)
     router.add_post(f"{api}/DataEntry/apControl", create_ap_batch)
     router.add_get(f"{api}/DataEntry/apControl/{{batch}}", get_ap_batch)
+    router.add_get(f"{api}/DataEntry/apMaster/{{batch}}", get_ap_masters)
+    router.add_get(f"{api}/DataEntry/apDetail/{{batch}}", get_ap_details)
     router.add_put(f"{api}/DataEntry/PostTransFile", post_trans_file)
     router.add_get(f"{api}/PSALedger/AP", ap_ledger)

@@ -67,8 +67,9 @@ def seed(store: Store, options: SimOptions) -> None:
     store.bank_codes |= {"OPER", "PAYROLL"}
     _accounts(store)
     clients = [_client_firm(store, name) for name in _CLIENT_NAMES]
+    with_firm = options.vendor_accounting == "with_firm"
     for n in range(options.seed.vendors):
-        _vendor_firm(store, rng, n)
+        _vendor_firm(store, rng, n, accounting_with_vendor=with_firm)
     _projects(store, rng, clients, options.seed.projects)
     _periods(store, options.seed.today or date.today())
     _history(store, rng, options)
@@ -93,10 +94,11 @@ def _client_firm(store: Store, name: str) -> Record:
         {"Name": name, "ClientInd": "Y", "VendorInd": "N", "Status": "A", "Type": "Client"},
         allow_override=True,
         user="SEED",
+        accounting_with_vendor=False,  # not a vendor
     )
 
 
-def _vendor_firm(store: Store, rng: random.Random, n: int) -> None:
+def _vendor_firm(store: Store, rng: random.Random, n: int, *, accounting_with_vendor: bool) -> None:
     name = f"{_VENDOR_WORDS[n % len(_VENDOR_WORDS)]} {_VENDOR_SUFFIXES[rng.randrange(6)]}"
     if n >= len(_VENDOR_WORDS):
         name = f"{name} #{n // len(_VENDOR_WORDS) + 1}"
@@ -119,6 +121,7 @@ def _vendor_firm(store: Store, rng: random.Random, n: int) -> None:
         },
         allow_override=True,
         user="SEED",
+        accounting_with_vendor=accounting_with_vendor,
     )
     store.add_address(
         firm["ClientID"],
@@ -135,22 +138,23 @@ def _vendor_firm(store: Store, rng: random.Random, n: int) -> None:
         },
     )
     if rng.random() < 0.9:
-        store.insert_vendor_accounting(
-            {
-                "Vendor": firm["Vendor"],
-                "PayTerms": terms,
-                "PayTermsDesc": terms_desc,
-                "Req1099": "Y" if rng.random() < 0.3 else "N",
-                "DiscPct": Decimal("0.00"),
-                "DiscPeriod": 0,
-                "ThisYear1099": Decimal("0.00"),
-                "LastYear1099": Decimal("0.00"),
-                "CheckPerVoucher": "N",
-                "MemoPrintOnCheck": "N",
-                "EFTAddenda": "N",
-                "EFTRemittance": "N",
-                "EFTClieOp": "N",
-            }
+        values = {
+            "PayTerms": terms,
+            "PayTermsDesc": terms_desc,
+            "Req1099": "Y" if rng.random() < 0.3 else "N",
+            "DiscPct": Decimal("0.00"),
+            "DiscPeriod": 0,
+            "ThisYear1099": Decimal("0.00"),
+            "LastYear1099": Decimal("0.00"),
+            "CheckPerVoucher": "N",
+            "MemoPrintOnCheck": "N",
+            "EFTAddenda": "N",
+            "EFTRemittance": "N",
+            "EFTClieOp": "N",
+        }
+        # Through the firm, which updates the row the firm may already have (§2.1, §3.D).
+        store.update_firm(
+            firm["ClientID"], {"VEAccounting": [values]}, "SEED", accounting_with_vendor=False
         )
 
 
@@ -226,25 +230,24 @@ def _history(store: Store, rng: random.Random, options: SimOptions) -> None:
         key, batch = store.new_key(), f"SEED-{n + 1:04d}"
         amount = Decimal(rng.randrange(5_000, 500_000)) / 100
         day = period["AccountPdStart"]
+        master = {
+            "MasterPKey": key, "Vendor": vendor["Vendor"], "Invoice": f"INV-{1000 + n}",
+            "InvoiceDate": day, "TransDate": day, "LiabCode": "Trade", "BankCode": "OPER",
+            "PayTerms": "Net30",
+        }  # fmt: skip
+        if options.voucher_numbers == "entry_required":
+            master["Voucher"] = f"S{n + 1:05d}"
         create_batch(
             store,
             {
-                "Batch": batch, "Period": period["Period"], "Total": amount,
-                "apMaster": [{
-                    "MasterPKey": key, "Vendor": vendor["Vendor"], "Invoice": f"INV-{1000 + n}",
-                    "InvoiceDate": day, "TransDate": day, "LiabCode": "Trade", "BankCode": "OPER",
-                    "PayTerms": "Net30", "Voucher": f"S{n + 1:05d}",
-                }],
+                "Batch": batch, "Period": period["Period"], "Total": amount, "apMaster": [master],
                 "apDetail": [{
                     "MasterPKey": key, "PKey": store.new_key(), "Seq": 1, "Amount": amount,
                     "Account": rng.choice(accounts), "Description": "Seeded history",
                 }],
             },
             duplicate="append",
+            vouchers=options.voucher_numbers,
             user="SEED",
         )  # fmt: skip
-        post_batches(
-            store,
-            [{"batch": batch, "period": str(period["Period"]), "transtype": "AP"}],
-            options.ledger_invoice_key,
-        )
+        post_batches(store, [{"batch": batch, "period": str(period["Period"]), "transtype": "AP"}])

@@ -12,6 +12,10 @@ from typing import Any
 
 Record = dict[str, Any]
 
+# The company's valid voucher numbers (deltek-api.md §3.D: assigned numbers fall in a valid
+# range); the simulated tenant hands them out in order, zero-padded like its other autonumbers.
+VOUCHER_RANGE = range(1, 1_000_000)
+
 # Firm root keys the simulator knows (deltek-api.md §2.3); tenant UDFs are named Cust*.
 FIRM_KEYS = frozenset(
     [
@@ -99,6 +103,13 @@ class SimError(Exception):
         self.message = message
 
 
+def no_such_field(name: str) -> SimError:
+    """The one wording for a key or filter column the table lacks, for bodies and ``filterHash``
+    alike: Deltek's own text for an unknown body key (deltek-api.md §6, "Field FirmID does not
+    exist."); what a tenant answers to a filter on a missing column is not documented (❓)."""
+    return SimError(400, f"Field {name} does not exist.")
+
+
 @dataclass
 class Batch:
     """One AP file: the apControl header and its vouchers and lines."""
@@ -128,6 +139,7 @@ class Store:
     ledger: list[Record] = field(default_factory=list)
     next_firm_number: int = 1
     next_vendor_number: int = 1
+    next_voucher_number: int = VOUCHER_RANGE.start
     next_post_seq: int = 400
 
     def new_key(self) -> str:
@@ -145,7 +157,11 @@ class Store:
     def vendor_firm(self, vendor: str) -> Record | None:
         return next((f for f in self.firms.values() if f.get("Vendor") == vendor), None)
 
-    def create_firm(self, body: Record, *, allow_override: bool, user: str) -> Record:
+    def create_firm(
+        self, body: Record, *, allow_override: bool, user: str, accounting_with_vendor: bool
+    ) -> Record:
+        """``accounting_with_vendor``: a vendor firm gets its vendor accounting row on save, as
+        Vantagepoint may do by itself (deltek-api.md §3.D)."""
         _check_keys(body, FIRM_KEYS | FIRM_CHILDREN, custom_ok=True)
         if not allow_override and (body.get("Client") or body.get("Vendor")):
             raise SimError(
@@ -167,10 +183,12 @@ class Store:
         firm["CreateUser"] = firm["ModUser"] = user
         self.firms[firm["ClientID"]] = firm
         self.addresses[firm["ClientID"]] = []
-        self._apply_children(firm, body)
+        self._saved(firm, body, accounting_with_vendor)
         return firm
 
-    def update_firm(self, client_id: str, body: Record, user: str) -> Record:
+    def update_firm(
+        self, client_id: str, body: Record, user: str, *, accounting_with_vendor: bool
+    ) -> Record:
         """PUT behaves as PATCH (§0); child arrays update addresses and vendor accounting."""
         firm = self.firm(client_id)
         _check_keys(body, FIRM_KEYS | FIRM_CHILDREN, custom_ok=True)
@@ -179,8 +197,19 @@ class Store:
         self._check_unique(candidate, exclude=client_id)
         firm.update(candidate)
         firm["ModUser"] = user
-        self._apply_children(firm, body)
+        self._saved(firm, body, accounting_with_vendor)
         return firm
+
+    def _saved(self, firm: Record, body: Record, accounting_with_vendor: bool) -> None:
+        if accounting_with_vendor and firm.get("VendorInd") == "Y":
+            self.ve_accounting.setdefault(firm["ClientID"], self._new_accounting(firm))
+        self._apply_children(firm, body)
+
+    def _new_accounting(self, firm: Record) -> Record:
+        """The row a vendor firm gets on save: the vendor and company, no terms, flags off."""
+        row: Record = {key: None for key in VE_ACCOUNTING_KEYS}
+        row.update(Vendor=firm.get("Vendor"), Company=self.company, Req1099="N")
+        return row
 
     def add_address(self, client_id: str, body: Record) -> Record:
         self.firm(client_id)
@@ -212,9 +241,7 @@ class Store:
     def _apply_children(self, firm: Record, body: Record) -> None:
         for change in body.get("VEAccounting") or []:
             _check_keys(change, VE_ACCOUNTING_KEYS)
-            row = self.ve_accounting.setdefault(
-                firm["ClientID"], {"Vendor": firm.get("Vendor"), "Company": self.company}
-            )
+            row = self.ve_accounting.setdefault(firm["ClientID"], self._new_accounting(firm))
             row.update(change)
         for change in body.get("CLAddress") or []:
             existing = next(
@@ -246,6 +273,16 @@ class Store:
         country = address.get("Country")
         if country and country not in self.countries:
             raise SimError(400, f"Country Code {country} does not exist.")
+
+    def assign_voucher(self) -> str:
+        """The company's next voucher number, as Vantagepoint assigns it (deltek-api.md §3.D)."""
+        taken = {m.get("Voucher") for b in self.batches.values() for m in b.masters}
+        for number in range(self.next_voucher_number, VOUCHER_RANGE.stop):
+            code = f"{number:06d}"
+            if code not in taken:
+                self.next_voucher_number = number + 1
+                return code
+        raise SimError(400, "No voucher numbers are left in the company's valid range.")
 
     def _autonumber(self, kind: str) -> str:
         """Zero-padded numbers, so clients must read ``Vendor`` back after a POST (§2.2)."""
@@ -279,4 +316,4 @@ def _check_keys(body: Record, allowed: frozenset[str], *, custom_ok: bool = Fals
     """Unknown keys are refused by name (deltek-api.md §6: "Field FirmID does not exist.")."""
     for key in body:
         if key not in allowed and not (custom_ok and key.startswith("Cust")):
-            raise SimError(400, f"Field {key} does not exist.")
+            raise no_such_field(key)

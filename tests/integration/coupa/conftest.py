@@ -13,8 +13,9 @@ from aiohttp import web
 
 from shared.coupa import CoupaClient, CoupaClientConfig
 from simulators.common.faults import FAULTS_KEY, FaultPlan
+from simulators.common.requests import REQUEST_LOG_KEY
 from simulators.common.server import serve
-from simulators.coupa.admin import PUSHER_KEY, REQUEST_LOG_KEY
+from simulators.coupa.admin import PUSHER_KEY
 from simulators.coupa.api import STORE_KEY, TOKENS_KEY
 from simulators.coupa.app import create_app
 from simulators.coupa.options import CoupaSimOptions, SeedSize

@@ -13,6 +13,7 @@ from shared.deltek import (
     ApDetail,
     ApMaster,
     DeltekClient,
+    FieldMissingError,
     FilterHash,
     Firm,
     FirmAddress,
@@ -23,6 +24,7 @@ from shared.deltek import (
 )
 from shared.http import FatalError, RetriableError
 from simulators.deltek import Credentials, SimOptions
+from simulators.deltek.options import LedgerInvoiceKey
 from tests.integration.deltek.conftest import SMALL_SEED, Sim, SimFactory
 from tests.integration.deltek.test_fidelity import active_vendor
 
@@ -32,8 +34,8 @@ PERIOD = 202606
 def batch(name: str, vendor: str, amount: str = "1850.00") -> ApBatch:
     master = ApMaster(
         MasterPKey=f"{name}-m", Vendor=vendor, Invoice=f"{name}-INV", InvoiceDate=date(2026, 6, 3),
-        TransDate=date(2026, 6, 5), LiabCode="Trade", BankCode="OPER", PayTerms="Net30",
-        Voucher=f"{name}-V", Address="Remit",
+        TransDate=date(2026, 6, 5), LiabCode="Trade", BankCode="OPER", PayTerms="Next",
+        Address="Remit",
     )  # fmt: skip
     lines = [
         ApDetail(MasterPKey=f"{name}-m", PKey=f"{name}-1", Seq=1, Amount=Decimal(amount),
@@ -55,26 +57,31 @@ async def test_vendor_and_voucher_happy_path(sim: Sim, vp: DeltekClient) -> None
     )
     assert [a.Address for a in await vp.list_addresses(firm.ClientID)] == ["Remit"]
     await vp.upsert_vendor_accounting(
-        firm.ClientID, VendorAccounting(Vendor=firm.Vendor, PayTerms="Net30")
+        firm.ClientID, VendorAccounting(Vendor=firm.Vendor, PayTerms="Next")
     )
     await vp.upsert_vendor_accounting(
-        firm.ClientID, VendorAccounting(Vendor=firm.Vendor, PayTerms="Net45")
+        firm.ClientID, VendorAccounting(Vendor=firm.Vendor, PayTerms="PWP")
     )
     accounting = await vp.get_vendor_accounting(firm.ClientID)
     assert accounting is not None
-    assert accounting.PayTerms == "Net45"
+    assert accounting.PayTerms == "PWP"
 
     assert await vp.get_ap_batch("C-1") is None
+    assert await vp.list_ap_vouchers("C-1") == []
     created = await vp.create_ap_batch(batch("C-1", firm.Vendor, "1234.56"))
-    assert created.apDetail[0].Amount == Decimal("1234.56")
+    assert (created.Batch, created.apMaster) == ("C-1", [])  # the header alone (§3.D)
     entered = await vp.get_ap_batch("C-1")
     assert entered is not None
     assert entered.Posted == "N"
+    [master] = await vp.list_ap_vouchers("C-1")
+    assert master.Voucher is not None  # assigned by the tenant
+    [line] = await vp.list_ap_lines("C-1")
+    assert line.Amount == Decimal("1234.56")
     result = await vp.post_batch("C-1", PERIOD, company="01", description="Coupa invoice 1")
     assert result.ok
     assert result.postseqList.isdigit()
-    rows = await vp.find_posted_invoice(firm.Vendor, "C-1-INV")
-    assert [(r.Voucher, r.Amount) for r in rows] == [("C-1-V", Decimal("1234.56"))]
+    rows = await vp.find_posted_invoice(firm.Vendor, "C-1-INV", column="Invoice")
+    assert [(r.Voucher, r.Amount) for r in rows] == [(master.Voucher, Decimal("1234.56"))]
     assert len(sim.state.store.ledger) > len(rows)  # the filter, not an empty ledger, did this
     with pytest.raises(PostingError, match="already posted"):
         await vp.post_batch("C-1", PERIOD, company="01")
@@ -220,9 +227,8 @@ async def test_lost_write_answer_is_outcome_unknown_never_resent(
     with pytest.raises(OutcomeUnknownError):
         await vp.create_ap_batch(batch("L-1", active_vendor(sim)))
     assert sim.faults.writes == 1  # not resent
-    found = await vp.get_ap_batch("L-1")  # what the caller must do next
-    assert found is not None
-    assert len(found.apMaster) == 1
+    assert await vp.get_ap_batch("L-1") is not None  # what the caller must do next
+    assert len(await vp.list_ap_vouchers("L-1")) == 1
 
 
 async def test_slow_answers_past_the_timeout(sim: Sim) -> None:
@@ -246,7 +252,8 @@ async def test_restricted_role_is_detected(sim: Sim, vp: DeltekClient) -> None:
 
 
 async def test_instance_prefix_with_vision_endpoint(start_sim: SimFactory) -> None:
-    sim = await start_sim(SimOptions(instance="acme", seed=SMALL_SEED))
+    options = SimOptions(instance="acme", vendor_accounting="on_insert", seed=SMALL_SEED)
+    sim = await start_sim(options)
     async with sim.client() as vp:
         assert vp.config.vision == f"{sim.url}/acme/vision"
         store = sim.state.store
@@ -256,12 +263,45 @@ async def test_instance_prefix_with_vision_endpoint(start_sim: SimFactory) -> No
             if f["Vendor"] and f["ClientID"] not in store.ve_accounting
         )
         await vp.upsert_vendor_accounting(
-            firm["ClientID"], VendorAccounting(Vendor=firm["Vendor"], PayTerms="Net30", Company="")
+            firm["ClientID"], VendorAccounting(Vendor=firm["Vendor"], PayTerms="Next", Company="")
         )
-        assert sim.state.store.ve_accounting[firm["ClientID"]]["PayTerms"] == "Net30"
+        assert sim.state.store.ve_accounting[firm["ClientID"]]["PayTerms"] == "Next"
 
 
 async def test_unreachable_tenant_is_retriable(sim: Sim) -> None:
     async with sim.client(base_url="http://127.0.0.1:9/api") as vp:
         with pytest.raises(RetriableError, match="cannot connect"):
             await vp.list_periods()
+
+
+@pytest.mark.parametrize("key", ["Invoice", "InvoiceNumber"])
+async def test_the_ledger_invoice_column_is_found_out_never_guessed(
+    start_sim: SimFactory, key: LedgerInvoiceKey
+) -> None:
+    """A tenant's vendor-invoice column is probed, and a look-up on the column it lacks raises
+    FieldMissingError instead of coming back empty (deltek-api.md §3.C, §3.D)."""
+    sim = await start_sim(SimOptions(ledger_invoice_key=key, seed=SMALL_SEED))
+    other = "InvoiceNumber" if key == "Invoice" else "Invoice"
+    posted = sim.state.store.ledger[0]
+    async with sim.client() as vp:
+        assert await vp.ledger_has_column(key)
+        assert not await vp.ledger_has_column(other)
+        rows = await vp.find_posted_invoice(posted["Vendor"], posted["Invoice"], column=key)
+        assert {row.Batch for row in rows} == {posted["Batch"]}
+        assert getattr(rows[0], key) == posted["Invoice"]
+        with pytest.raises(FieldMissingError) as caught:
+            await vp.find_posted_invoice(posted["Vendor"], posted["Invoice"], column=other)
+    assert (caught.value.field, caught.value.status) == (other, 400)
+    assert sim.sleeps == []  # a configuration error: not retried
+
+
+async def test_a_tenant_that_nests_the_batch_answer_reads_the_same(start_sim: SimFactory) -> None:
+    """Whether apControl/{batch} nests vouchers or not, the vouchers read the same (§3.D)."""
+    sim = await start_sim(SimOptions(batch_read="nested", seed=SMALL_SEED))
+    async with sim.client() as vp:
+        await vp.create_ap_batch(batch("N-1", active_vendor(sim)))
+        header = await vp.get_ap_batch("N-1")
+        vouchers = await vp.list_ap_vouchers("N-1")
+    assert header is not None
+    assert [m.Voucher for m in header.apMaster] == [m.Voucher for m in vouchers]
+    assert vouchers[0].Voucher

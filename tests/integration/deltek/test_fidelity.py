@@ -24,8 +24,7 @@ def voucher(batch: str, vendor: str, **master: object) -> dict[str, object]:
     head = {
         "MasterPKey": f"{batch}-m", "Vendor": vendor, "Invoice": "INV-1",
         "InvoiceDate": "2026-06-03T00:00:00.000", "TransDate": "2026-06-05T00:00:00.000",
-        "LiabCode": "Trade", "BankCode": "OPER", "PayTerms": "Net30", "Voucher": "V1",
-        **master,
+        "LiabCode": "Trade", "BankCode": "OPER", "PayTerms": "Next", **master,
     }  # fmt: skip
     line = {"MasterPKey": f"{batch}-m", "PKey": f"{batch}-d", "Seq": 1, "Amount": "1850.10",
             "Account": "642.00"}  # fmt: skip
@@ -152,10 +151,11 @@ async def test_documented_firm_error_messages(sim: Sim) -> None:
         assert await r.json() == {"Message": "Country Code USA does not exist."}
 
 
-async def test_vendor_accounting_insert_rules(sim: Sim) -> None:
-    """§2.1, §2.3: read is 404 until the first insert via /vision/firm/VendorAccountingInfo; an
-    empty Company fails; inserting over an existing row is a 500 NPE; PUT /firm VEAccounting
-    updates it."""
+async def test_vendor_accounting_insert_rules(start_sim: SimFactory) -> None:
+    """§2.1, §2.3: on a tenant that creates vendor accounting only on insert, read is 404 until
+    the first insert via /vision/firm/VendorAccountingInfo; an empty Company fails; inserting
+    over an existing row is a 500 NPE; PUT /firm VEAccounting updates it."""
+    sim = await start_sim(SimOptions(vendor_accounting="on_insert", seed=SMALL_SEED))
     token = await sim.token()
     headers = {"Authorization": f"Bearer {token}"}
     store = sim.state.store
@@ -166,7 +166,7 @@ async def test_vendor_accounting_insert_rules(sim: Sim) -> None:
     insert_url = f"{sim.url}/vision/firm/VendorAccountingInfo"
     async with sim.http.get(read_url, headers=headers) as response:
         assert response.status == 404
-    row = {"Vendor": firm["Vendor"], "PayTerms": "Net30", "Req1099": "Y"}
+    row = {"Vendor": firm["Vendor"], "PayTerms": "Next", "Req1099": "Y"}
     async with sim.http.post(insert_url, json={**row, "Company": ""}, headers=headers) as r:
         assert (r.status, await r.json()) == (
             400,
@@ -179,13 +179,13 @@ async def test_vendor_accounting_insert_rules(sim: Sim) -> None:
         assert (await response.json())[
             "Message"
         ] == "Object reference not set to an instance of an object."
-    update = {"VEAccounting": [{"PayTerms": "Net45"}]}
+    update = {"VEAccounting": [{"PayTerms": "PWP"}]}
     async with sim.http.put(
         f"{sim.api}/firm/{firm['ClientID']}", json=update, headers=headers
     ) as r:
         assert r.status == 200
     async with sim.http.get(read_url, headers=headers) as response:
-        assert (await response.json())[0]["PayTerms"] == "Net45"
+        assert (await response.json())[0]["PayTerms"] == "PWP"
 
 
 async def test_paging_by_limit_or_pagesize_and_page_or_offset(sim: Sim) -> None:
@@ -248,8 +248,9 @@ async def test_ap_ledger_filters_only_by_filter_hash_and_refuses_limit(sim: Sim)
 
 async def test_ap_entry_round_trip_and_required_field_message(sim: Sim) -> None:
     """§3.A: one POST /DataEntry/apControl creates header, apMaster[] and apDetail[];
-    GET /DataEntry/apControl/{batch} reads them back as an array; missing fields are refused
-    with "Please provide a {Field} for table {Table}."; amounts go out as exact JSON numbers."""
+    GET /DataEntry/apControl/{batch}, apMaster/{batch} and apDetail/{batch} read them back as
+    arrays; missing fields are refused with "Please provide a {Field} for table {Table}.";
+    amounts go out as exact JSON numbers."""
     token = await sim.token()
     headers = {"Authorization": f"Bearer {token}"}
     url = f"{sim.api}/DataEntry/apControl"
@@ -258,12 +259,15 @@ async def test_ap_entry_round_trip_and_required_field_message(sim: Sim) -> None:
     ) as response:
         assert response.status == 201
     async with await sim.get("/DataEntry/apControl/B-RT", token) as response:
-        text = await response.text()
-    [batch] = json.loads(text)
+        [batch] = json.loads(await response.text())
     assert batch["Batch"] == "B-RT"
     assert batch["Posted"] == "N"
     assert batch["Period"] == 202606
-    assert [m["Invoice"] for m in batch["apMaster"]] == ["INV-1"]
+    async with await sim.get("/DataEntry/apMaster/B-RT", token) as response:
+        assert [m["Invoice"] for m in await response.json()] == ["INV-1"]
+    async with await sim.get("/DataEntry/apDetail/B-RT", token) as response:
+        text = await response.text()
+    assert [d["PKey"] for d in json.loads(text)] == ["B-RT-d"]
     assert '"Amount":1850.10' in text
     missing = voucher("B-MISS", active_vendor(sim))
     del missing["apMaster"][0]["Invoice"]  # type: ignore[index]

@@ -8,7 +8,7 @@ from decimal import Decimal
 import orjson
 import pytest
 
-from shared.deltek.keys import batch_name, master_pkey, voucher_number
+from shared.deltek.keys import batch_name, master_pkey
 from shared.kafka.consumer import TransientError
 from shared.kafka.envelope import Envelope
 from shared.messages import INVOICE_POSTED, WRITE_FAILED
@@ -49,7 +49,7 @@ async def test_a_command_becomes_one_voucher_and_invoice_posted(
     (master,) = batch.masters
     assert (master["Vendor"], master["Invoice"]) == (command.vendor, command.invoice_number)
     assert master["MasterPKey"] == master_pkey(command.job_id)
-    assert master["Voucher"] == voucher_number(command.job_id)
+    assert master["Voucher"].isdigit()  # assigned by Deltek (deltek-api.md §3.D)
     lines = [(d["Account"], d["Amount"], d.get("PONumber")) for d in batch.details]
     assert lines == [
         ("513.00", Decimal("1500.00"), "PO-77120"),
@@ -77,6 +77,8 @@ async def test_a_command_becomes_one_voucher_and_invoice_posted(
     assert [e["event"] for e in events] == ["posting", "entered", "posted"]
     entered = events[1]["details"]
     assert entered["request"]["apMaster"][0]["Vendor"] == command.vendor
+    assert "Voucher" not in entered["request"]["apMaster"][0]
+    assert entered["voucher"] == master["Voucher"]
     assert entered["response"]["apControl"]["Batch"] == batch.control["Batch"]
     assert "sim-secret" not in orjson.dumps([e["details"] for e in events]).decode()
 
@@ -135,6 +137,7 @@ async def test_a_lost_answer_is_looked_up_never_resent(
     assert len(batch.masters) == 1
     (result,) = await results(kafka_bootstrap, topics, 1)
     assert result.payload["outcome"] == "created"
+    assert result.payload["voucher"] == batch.masters[0]["Voucher"]  # as Deltek assigned it
 
 
 async def test_a_lost_answer_not_yet_visible_is_retried_later_with_a_look_up_first(

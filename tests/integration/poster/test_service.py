@@ -99,11 +99,16 @@ async def test_store_connections_serve_settings_and_one_client_until_changed(sim
         assert await store.client_for(CONNECTION) is client
         assert await client.get_ap_batch("NONE") is None  # the stored secrets log in
 
+        tenant = {"voucher_numbers": "ours", "ledger_invoice_column": "InvoiceNumber"}
         async with pool.acquire() as db:
-            await apply_connections(db, ring, [stored_connection(sim, post_batches=True)])
+            await apply_connections(db, ring, [stored_connection(sim, post_batches=True, **tenant)])
         changed = await store.settings_for(CONNECTION)
         assert changed is not None
         assert changed.deltek.post_batches is True
+        assert (changed.deltek.voucher_numbers, changed.deltek.ledger_invoice_column) == (
+            "ours",
+            "InvoiceNumber",
+        )
         assert await store.client_for(CONNECTION) is not client
     finally:
         await store.close()

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from services.poster.handler import PostHandler
 from shared.db.pool import Pool
 from shared.kafka.envelope import Envelope
@@ -88,6 +90,25 @@ async def test_a_new_supplier_becomes_one_autonumbered_vendor_firm_then_costs_no
     assert sim.faults.calls == calls  # unchanged: not even a read
 
 
+@pytest.mark.parametrize("rows", ["with_firm", "on_insert"])
+async def test_vendor_accounting_is_read_before_writing_even_for_a_firm_just_created(
+    make_handler: HandlerFactory, sim, topics: Topics, rows: str
+):
+    """deltek-api.md §3.D: saving a vendor firm may create its vendor accounting row, and an
+    insert over it answers a 500; reading first, the poster updates that row, and inserts only
+    where there is none (§2.1, §2.3)."""
+    sim.state.options = sim.state.options.model_copy(update={"vendor_accounting": rows})
+    command = vendor_command(225)
+    await send(make_handler(), topics, command)
+    [firm] = firms_named(sim, command.name)
+    accounting = sim.state.store.ve_accounting[firm["ClientID"]]
+    assert (accounting["Vendor"], accounting["PayTerms"], accounting["Req1099"]) == (
+        firm["Vendor"], "Next", "Y",
+    )  # fmt: skip
+    assert sim.sleeps == []  # no 500 was answered and retried on the way
+    assert sim.faults.writes == 1 + 3  # token; firm, address, then one accounting write
+
+
 async def test_a_changed_remit_to_writes_only_the_address(
     make_handler: HandlerFactory, sim, topics: Topics
 ):
@@ -125,6 +146,7 @@ async def test_deltek_refusals_park_the_supplier_with_a_clear_reason(
         {"Name": "City of Riverside Annex", "Client": "C00131", "ClientInd": "Y"},
         allow_override=True,
         user="T",
+        accounting_with_vendor=False,
     )
     duplicate = vendor_command(220, vendor_number=client_firm["Client"])
     await send(handler, topics, duplicate)
@@ -163,7 +185,12 @@ async def test_two_matching_firms_park_with_both_shown(
 ):
     store = sim.state.store
     twins = [
-        store.create_firm({"Name": "Twin Survey", "VendorInd": "Y"}, allow_override=True, user="T")
+        store.create_firm(
+            {"Name": "Twin Survey", "VendorInd": "Y"},
+            allow_override=True,
+            user="T",
+            accounting_with_vendor=True,
+        )
         for _ in range(2)
     ]
     command = vendor_command(224, name="Twin Survey", sort_name="Twin Survey", tax_id=None)

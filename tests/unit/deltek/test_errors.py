@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from shared.deltek.errors import deltek_message, error_for_response
+from shared.deltek.errors import FieldMissingError, deltek_message, error_for_response
 from shared.http import FatalError, RetriableError
 
 
@@ -45,3 +45,28 @@ def test_other_client_errors_are_fatal(status: int) -> None:
     assert isinstance(error, FatalError)
     assert not isinstance(error, RetriableError)
     assert error.detail == "Field FirmID does not exist."
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "field"),
+    [
+        (400, b'{"Message":"Field InvoiceNumber does not exist."}', "InvoiceNumber"),
+        (400, b'{"Message":"Column:CashBasisAccount does not exist"}', "CashBasisAccount"),
+        (500, b'{"Message":"Invalid column name \'InvoiceNumber\'."}', "InvoiceNumber"),
+    ],
+)
+def test_a_missing_field_is_fatal_whatever_the_status(status: int, body: bytes, field: str) -> None:
+    """deltek-api.md §3.D: "field does not exist" is configuration, never retried or read as an
+    empty answer, even when it arrives as a server error."""
+    error = error_for_response(status, body)
+    assert isinstance(error, FieldMissingError)
+    assert not isinstance(error, RetriableError)
+    assert (error.field, error.status) == (field, status)
+
+
+@pytest.mark.parametrize(
+    "message", ["Country Code USA does not exist.", "Vendor NOPE does not exist.", "busy"]
+)
+def test_other_does_not_exist_messages_are_not_missing_fields(message: str) -> None:
+    error = error_for_response(400, f'{{"Message":"{message}"}}'.encode())
+    assert not isinstance(error, FieldMissingError)

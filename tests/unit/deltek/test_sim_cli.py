@@ -36,5 +36,28 @@ def test_flags_and_options_file(tmp_path: Path) -> None:
     assert (options.seed.seed, options.seed.vendors) == (9, 5)
 
 
+def test_tenant_settings_default_to_what_a_real_tenant_does_and_have_flags() -> None:
+    """deltek-api.md §3.D: each fact is enforced by default; a flag gives the other reading."""
+    options = build_options(parse())
+    assert (options.voucher_numbers, options.batch_read, options.vendor_accounting) == (
+        "assigned",
+        "header",
+        "with_firm",
+    )
+    assert options.ledger_invoice_key == "Invoice"
+    flagged = build_options(
+        parse(
+            *("--voucher-numbers", "entry_required", "--batch-read", "nested"),
+            *("--vendor-accounting", "on_insert", "--ledger-invoice-key", "InvoiceNumber"),
+        )
+    )
+    assert (flagged.voucher_numbers, flagged.batch_read, flagged.vendor_accounting) == (
+        "entry_required",
+        "nested",
+        "on_insert",
+    )
+    assert flagged.ledger_invoice_key == "InvoiceNumber"
+
+
 def test_invalid_fault_plan_exits_with_2() -> None:
     assert run(parse("--faults", '{"no_such_fault": 1}')) == 2

@@ -6,6 +6,7 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
+from pydantic import ValidationError
 
 from services.poster.voucher import (
     BLANK_WBS,
@@ -65,7 +66,7 @@ def test_body_uses_deltek_key_names_and_derived_keys():
     )
     assert master["InvoiceDate"] == "2026-06-03T00:00:00.000"
     assert master["TransDate"] == "2026-06-03T00:00:00.000"
-    assert master["Voucher"] == voucher_number(cmd.job_id)
+    assert "Voucher" not in master  # Vantagepoint assigns it (deltek-api.md §3.D)
     assert master["CurrencyCode"] == "USD"
     assert "Address" not in master  # Deltek picks the default remit-to address
     first, second = body["apDetail"]
@@ -91,8 +92,20 @@ def test_keys_are_stable_and_distinct_per_job():
     other = build_batch(command(job_id="beta:invoice:98231"), POSTING)
     assert one.to_body() == again.to_body()
     assert one.Batch != other.Batch
+    assert one.apMaster[0].MasterPKey != other.apMaster[0].MasterPKey
+
+
+def test_our_voucher_numbers_only_where_the_company_requires_entry():
+    """deltek-api.md §3.D: with voucher_numbers "ours" the job's own number is sent, stable
+    across attempts, short and distinct across connections."""
+    ours = POSTING.model_copy(update={"voucher_numbers": "ours"})
+    cmd = command()
+    one, again = build_batch(cmd, ours), build_batch(cmd, ours)
+    other = build_batch(command(job_id="beta:invoice:98231"), ours)
+    assert one.apMaster[0].Voucher == again.apMaster[0].Voucher == voucher_number(cmd.job_id)
     assert one.apMaster[0].Voucher != other.apMaster[0].Voucher
-    assert len(one.apMaster[0].Voucher) <= 10
+    assert len(voucher_number(cmd.job_id)) <= 10
+    assert "Voucher" not in build_batch(cmd, POSTING).to_body()["apMaster"][0]
 
 
 def test_credit_note_amounts_are_negative_whichever_sign_the_command_used():
@@ -138,3 +151,14 @@ def test_company_left_out_when_the_connection_names_none():
 def test_what_cannot_become_a_voucher_is_refused_before_sending(posting, changes, words):
     with pytest.raises(VoucherError, match=words):
         build_batch(command(**changes), posting)
+
+
+def test_the_tenant_settings_are_checked_where_the_connection_is_read():
+    """The connections file takes deltek.voucher_numbers and deltek.ledger_invoice_column."""
+    assert POSTING.voucher_numbers == "assigned"
+    assert POSTING.ledger_invoice_column is None
+    fixed = DeltekPostingSettings(voucher_numbers="ours", ledger_invoice_column="InvoiceNumber")
+    assert (fixed.voucher_numbers, fixed.ledger_invoice_column) == ("ours", "InvoiceNumber")
+    for bad in ({"voucher_numbers": "typed"}, {"ledger_invoice_column": "Invoice; --"}):
+        with pytest.raises(ValidationError):
+            DeltekPostingSettings.model_validate(bad)

@@ -1,0 +1,1 @@
+"""``connector preview``: what the connector would do to Deltek, read from Coupa and Deltek only."""
