@@ -16,6 +16,7 @@ from simulators.deltek.options import (
     BatchRead,
     Credentials,
     LedgerInvoiceKey,
+    PayTermsCheck,
     SeedOptions,
     SimOptions,
     VendorAccountingRows,
@@ -62,6 +63,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "on_insert: only POST /vision/firm/VendorAccountingInfo creates it",
     )
     parser.add_argument(
+        "--pay-terms",
+        choices=get_args(PayTermsCheck),
+        default="closed_set",
+        help="closed_set: PayTerms only Next, PWP, Hold or Date (Date needs a PayDate); "
+        "any: accept any text",
+    )
+    parser.add_argument(
         "--ledger-invoice-key",
         choices=get_args(LedgerInvoiceKey),
         default="Invoice",
@@ -90,6 +98,7 @@ def build_options(args: argparse.Namespace) -> SimOptions:
         voucher_numbers=args.voucher_numbers,
         batch_read=args.batch_read,
         vendor_accounting=args.vendor_accounting,
+        pay_terms=args.pay_terms,
         ledger_invoice_key=args.ledger_invoice_key,
         seed=SeedOptions(seed=args.seed, vendors=args.vendors, projects=args.projects),
     )

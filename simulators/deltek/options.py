@@ -35,6 +35,9 @@ each has an option for the other reading:
 * ``vendor_accounting="with_firm"``: saving a firm with ``VendorInd = Y`` creates its vendor
   accounting row, so a later insert answers the 500 NPE; ``"on_insert"`` creates it only on
   ``POST /vision/firm/VendorAccountingInfo``.
+* ``pay_terms="closed_set"``: ``PayTerms`` of vouchers and vendor accounting take only ``Next``,
+  ``PWP``, ``Hold`` or ``Date``, and a voucher with ``Date`` needs a ``PayDate``; ``"any"``
+  accepts any text (``payterms.py``).
 """
 
 from __future__ import annotations
@@ -48,6 +51,7 @@ LedgerInvoiceKey = Literal["Invoice", "InvoiceNumber"]
 VoucherNumbers = Literal["assigned", "entry_required"]
 BatchRead = Literal["header", "nested"]
 VendorAccountingRows = Literal["with_firm", "on_insert"]
+PayTermsCheck = Literal["closed_set", "any"]
 
 
 class Credentials(BaseModel):
@@ -94,6 +98,7 @@ class SimOptions(BaseModel):
     voucher_numbers: VoucherNumbers = "assigned"
     batch_read: BatchRead = "header"
     vendor_accounting: VendorAccountingRows = "with_firm"
+    pay_terms: PayTermsCheck = "closed_set"
     seed: SeedOptions = SeedOptions()
 
 
@@ -112,3 +117,4 @@ class RuntimePatch(BaseModel):
     voucher_numbers: VoucherNumbers | None = None
     batch_read: BatchRead | None = None
     vendor_accounting: VendorAccountingRows | None = None
+    pay_terms: PayTermsCheck | None = None

@@ -12,6 +12,7 @@ from aiohttp import web
 
 from simulators.deltek import entry
 from simulators.deltek.auth import bearer_user
+from simulators.deltek.payterms import check_pay_terms
 from simulators.deltek.query import apply_filter, page, parse_filter, project_fields
 from simulators.deltek.state import STATE_KEY, SimState, answer, dumps, read_json
 from simulators.deltek.store import Batch, Record, SimError
@@ -79,11 +80,20 @@ async def create_firm(request: web.Request) -> web.Response:
     return _created(request, [firm], firm["ClientID"])
 
 
+def _check_terms(state: SimState, row: Record, table: str) -> None:
+    """Vantagepoint's closed set of pay terms, unless the option accepts any (``payterms.py``)."""
+    if state.options.pay_terms == "closed_set" and isinstance(row, dict):
+        check_pay_terms(row, table, pay_date_needed=table == "apMaster")
+
+
 async def update_firm(request: web.Request) -> web.Response:
     state = _state(request)
+    body = await _object(request)
+    for change in body.get("VEAccounting") or []:
+        _check_terms(state, change, "VEAccounting")
     firm = state.store.update_firm(
         request.match_info["client_id"],
-        await _object(request),
+        body,
         _user(request),
         accounting_with_vendor=_accounting_with_vendor(state),
     )
@@ -115,7 +125,9 @@ async def get_vendor_accounting(request: web.Request) -> web.Response:
 
 
 async def insert_vendor_accounting(request: web.Request) -> web.Response:
-    row = _state(request).store.insert_vendor_accounting(await _object(request))
+    state, body = _state(request), await _object(request)
+    _check_terms(state, body, "VEAccounting")
+    row = state.store.insert_vendor_accounting(body)
     return _created(request, [row], str(row["Vendor"]))
 
 
@@ -167,9 +179,12 @@ def _batch(request: web.Request) -> Batch:
 
 async def create_ap_batch(request: web.Request) -> web.Response:
     state = _state(request)
+    body = await _object(request)
+    for master in body.get("apMaster") or []:
+        _check_terms(state, master, "apMaster")
     batch = entry.create_batch(
         state.store,
-        await _object(request),
+        body,
         duplicate=state.options.duplicate_batch,
         vouchers=state.options.voucher_numbers,
         user=_user(request),

@@ -37,8 +37,9 @@ _PHASES = (("100", "Schematic Design"), ("200", "Design Development"),
 _TASKS = (("01", "Survey"), ("02", "Geotechnical"), ("03", "Permitting"))
 _CITIES = (("Denver", "CO", "802"), ("Austin", "TX", "787"), ("Portland", "OR", "972"),
            ("Raleigh", "NC", "276"), ("Columbus", "OH", "432"))  # fmt: skip
-_PAY_TERMS = (("Net30", "Net 30 days"), ("Net45", "Net 45 days"), ("Next", "Next check run"),
-              ("Net15", "Net 15 days"))  # fmt: skip
+# Vantagepoint's closed set (deltek-api.md §3.D), described the way a firm labels them.
+_PAY_TERMS = (("Date", "Net 30 days"), ("Date", "Net 45 days"), ("Next", "Next check run"),
+              ("PWP", "Pay when paid"))  # fmt: skip
 # (account, name, type): 1 asset, 2 liability, 4 revenue, 5 reimbursable, 7 direct, 9 indirect.
 _ACCOUNTS = (
     ("111.00", "Cash - Operating", 1), ("121.00", "Accounts Receivable", 1),
@@ -233,7 +234,7 @@ def _history(store: Store, rng: random.Random, options: SimOptions) -> None:
         master = {
             "MasterPKey": key, "Vendor": vendor["Vendor"], "Invoice": f"INV-{1000 + n}",
             "InvoiceDate": day, "TransDate": day, "LiabCode": "Trade", "BankCode": "OPER",
-            "PayTerms": "Net30",
+            "PayTerms": "Next",
         }  # fmt: skip
         if options.voucher_numbers == "entry_required":
             master["Voucher"] = f"S{n + 1:05d}"
