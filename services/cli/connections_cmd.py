@@ -18,8 +18,9 @@ import asyncpg
 import yaml
 
 from services.cli.db_cmd import database
-from shared.connections.diagnose import Finding, diagnose
+from shared.connections.diagnose import diagnose
 from shared.connections.file import ConnectionFileError, load_connections
+from shared.connections.findings import Finding
 from shared.connections.model import MissingSecretError
 from shared.connections.store import (
     ApplyOutcome,
@@ -100,19 +101,36 @@ async def test(args: argparse.Namespace, settings: Settings) -> int:
     ring = KeyRing.from_settings(settings)
     async with database(settings, "connections test") as db:
         connection = await load_connection(db, ring, args.name)
-    coupa, deltek = connection.settings.coupa, connection.settings.deltek
-    say(f"{connection.name}: Coupa at {coupa.base_url}, Vantagepoint at {deltek.base_url}")
-    findings = await diagnose(connection)
+        coupa, deltek = connection.settings.coupa, connection.settings.deltek
+        say(f"{connection.name}: Coupa at {coupa.base_url}, Vantagepoint at {deltek.base_url}")
+        findings = await diagnose(connection, db)
     for finding in findings:
         say(format_finding(finding))
-    problems = sum(1 for f in findings if f.status == "PROBLEM")
-    say(f"{connection.name}: " + (f"{problems} problem(s)" if problems else "all checks passed"))
-    return 1 if problems else 0
+    say(f"{connection.name}: {summary(findings)}")
+    return 1 if any(f.status == "PROBLEM" for f in findings) else 0
 
 
 def format_finding(finding: Finding) -> str:
     line = f"  {finding.status:<8} {finding.check:<15} {finding.message}"
-    return f"{line}\n  {'':<8} {'':<15} fix: {finding.hint}" if finding.hint else line
+    if not finding.hint:
+        return line
+    # An assumption is not wrong, only unconfirmed: its hint says where to look, not what to fix.
+    label = "check:" if finding.status == "ASSUMED" else "fix:"
+    return f"{line}\n  {'':<8} {'':<15} {label} {finding.hint}"
+
+
+def summary(findings: list[Finding]) -> str:
+    """No PROBLEM means "all checks passed"; assumptions are counted, being still to confirm."""
+    problems = sum(1 for f in findings if f.status == "PROBLEM")
+    if problems:
+        return f"{problems} problem(s)"
+    assumed = sum(1 for f in findings if f.status == "ASSUMED")
+    if not assumed:
+        return "all checks passed"
+    return (
+        f"all checks passed; {assumed} setting(s) assumed, to confirm in Vantagepoint "
+        "(docs/go-live-checklist.md)"
+    )
 
 
 async def list_(args: argparse.Namespace, settings: Settings) -> int:

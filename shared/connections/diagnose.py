@@ -5,29 +5,38 @@ apart by what the real APIs document or are assumed to answer (coupa-api.md §1,
 deltek-api.md §1): the OAuth ``error`` code of a refused token (``invalid_client``,
 ``invalid_scope``, ``unauthorized_client``, ``invalid_grant``), a 403 on a read (missing scope),
 the ``Date`` header against the local clock, and project fees that all read zero (a role without
-full field visibility). Findings never carry a secret: only ids, URLs and the servers' messages.
+full field visibility). Then the tenant's own settings (``tenant``): checked where the API shows
+them, otherwise reported as assumed. Findings never carry a secret: only ids, codes, URLs and
+the servers' messages.
 """
 
 from __future__ import annotations
 
 import asyncio
 import statistics
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from types import SimpleNamespace
-from typing import Literal
 
 import aiohttp
 from aiohttp import hdrs
 
+from shared.connections.findings import Finding, skipped
 from shared.connections.model import Connection
+from shared.connections.tenant import (
+    LedgerWitness,
+    assumptions,
+    probe_bank_code,
+    probe_ledger_column,
+    probe_periods,
+)
 from shared.coupa import CoupaAuthError, CoupaClient, CoupaClientConfig, CoupaPermissionError
+from shared.db.pool import Connection as DbConnection
+from shared.db.pool import Pool
 from shared.deltek import DeltekClient, DeltekConfig, NeedsAttentionError
 from shared.deltek.errors import TokenRefusedError
 from shared.http import Backoff, HttpError, RetryPolicy
 
-Status = Literal["OK", "PROBLEM", "SKIPPED"]
 # Beyond this the Call Out signature window (300 s) and the poll overlap start to suffer.
 MAX_CLOCK_SKEW_SECONDS = 60.0
 # A diagnosis should answer within seconds, not wait out a production retry schedule.
@@ -42,27 +51,21 @@ DELTEK_RETRY = RetryPolicy(attempts=2, backoff=Backoff(initial=0.2, maximum=1.0)
 DELTEK_TUNING = {"timeout_seconds": 20.0}
 COUPA_CLIENTS = "Setup > Integrations > OAuth2/OpenID Connect Clients in Coupa"
 VP_AUTHORIZATION = "Integrations > API Authorization in Vantagepoint"
+# What needs a Deltek token, in the order reported.
+DELTEK_READS = ("Deltek periods", "Open periods", "Deltek amounts", "Bank code", "Ledger column")
 
 
-@dataclass(frozen=True)
-class Finding:
-    check: str
-    status: Status
-    message: str
-    hint: str = ""
+async def diagnose(connection: Connection, db: Pool | DbConnection) -> list[Finding]:
+    """Both systems at once; Coupa's findings first, then Deltek's, then what is assumed.
 
-
-def _skipped(check: str) -> Finding:
-    return Finding(check, "SKIPPED", "not run: needs a token first")
-
-
-async def diagnose(connection: Connection) -> list[Finding]:
-    """Both systems at once; Coupa's findings first."""
+    ``db`` keeps the tenant facts found out on the way (the ledger column), as the poster would.
+    """
     coupa, deltek = await asyncio.gather(
         check_coupa(connection.coupa_config(**COUPA_TUNING)),
-        check_deltek(connection.deltek_config(**DELTEK_TUNING), DELTEK_RETRY),
+        check_deltek(connection, db),
     )
-    return coupa + deltek
+    settings = connection.settings
+    return coupa + deltek + assumptions(settings.deltek, settings.mapping)
 
 
 # -- Coupa -------------------------------------------------------------------------------------
@@ -114,7 +117,7 @@ async def check_coupa(config: CoupaClientConfig) -> list[Finding]:
     async with aiohttp.ClientSession(timeout=timeout, trace_configs=[probe.trace]) as session:
         coupa = CoupaClient(config, session)
         token = await _coupa_token(coupa)
-        reads = await _coupa_reads(coupa) if token.status == "OK" else _skipped("Coupa reads")
+        reads = await _coupa_reads(coupa) if token.status == "OK" else skipped("Coupa reads")
     return [token, reads, probe.finding()]
 
 
@@ -197,13 +200,23 @@ async def _coupa_reads(coupa: CoupaClient) -> Finding:
 # -- Deltek ------------------------------------------------------------------------------------
 
 
-async def check_deltek(config: DeltekConfig, retry: RetryPolicy) -> list[Finding]:
-    """Password grant (client, database, user), accounting periods, and amount visibility."""
-    async with DeltekClient(config, retry=retry) as vp:
+async def check_deltek(connection: Connection, db: Pool | DbConnection) -> list[Finding]:
+    """Password grant (client, database, user), accounting periods, amount visibility, the bank
+    code and the ledger's invoice column."""
+    deltek = connection.settings.deltek
+    config = connection.deltek_config(**DELTEK_TUNING)
+    async with LedgerWitness(config, retry=DELTEK_RETRY) as vp:
         token = await _deltek_token(vp)
         if token.status != "OK":
-            return [token, _skipped("Deltek periods"), _skipped("Deltek amounts")]
-        return [token, await _deltek_periods(vp), await _deltek_amounts(vp)]
+            return [token, *(skipped(check) for check in DELTEK_READS)]
+        return [
+            token,
+            *await probe_periods(vp, datetime.now(UTC).date()),
+            await _deltek_amounts(vp),
+            await probe_bank_code(vp, deltek.bank_code),
+            # Last: a column the tenant lacks latches the client as needing attention.
+            await probe_ledger_column(vp, db, connection.name, deltek.ledger_invoice_column),
+        ]
 
 
 async def _deltek_token(vp: DeltekClient) -> Finding:
@@ -270,17 +283,6 @@ def _deltek_refusal(exc: NeedsAttentionError, config: DeltekConfig) -> Finding:
             "deltek.base_url must be the API base, e.g. https://acme.deltekfirst.com/acme/api",
         )
     return Finding(check, "PROBLEM", f"Vantagepoint refused the token request: {text}")
-
-
-async def _deltek_periods(vp: DeltekClient) -> Finding:
-    check, hint = "Deltek periods", "give the API user's role access to Accounting settings"
-    try:
-        periods = await vp.list_periods()
-    except HttpError as exc:
-        return Finding(check, "PROBLEM", f"reading accounting periods failed: {exc}", hint)
-    if not periods:
-        return Finding(check, "PROBLEM", "no accounting periods are visible", hint)
-    return Finding(check, "OK", f"{len(periods)} accounting periods are readable")
 
 
 async def _deltek_amounts(vp: DeltekClient) -> Finding:

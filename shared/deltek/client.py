@@ -31,6 +31,7 @@ from shared.deltek.models import (
     ApBatch,
     ApDetail,
     ApMaster,
+    BankCode,
     DeltekRecord,
     Firm,
     FirmAddress,
@@ -269,6 +270,11 @@ class DeltekClient(SessionOwner):
 
     async def list_periods(self) -> list[Period]:
         return [p async for p in self._iterate(f"{self.config.api}/Settings/Period", Period, None)]
+
+    async def list_bank_codes(self) -> list[BankCode]:
+        """``GET /BankCode/CFGBANKS`` (§4, 🟡): the codes a voucher's ``BankCode`` may name."""
+        url = f"{self.config.api}/BankCode/CFGBANKS"
+        return [bank async for bank in self._iterate(url, BankCode, None)]
 
     async def amounts_visible(self) -> bool:
         """False when every project fee reads zero: the role likely lacks field access (§1.4)."""

@@ -104,6 +104,16 @@ class Project(DeltekRecord):
     Fee: Decimal | None = None
 
 
+class BankCode(DeltekRecord):
+    """A row of ``GET /BankCode/CFGBANKS``: a bank code vouchers may name as ``BankCode`` (§4)."""
+
+    Code: str
+    Description: str | None = None
+    Company: str | None = None
+    Org: str | None = None
+    Account: str | None = None
+
+
 class Period(DeltekRecord):
     Period: int
     AccountPdStart: DeltekDate | None = None

@@ -161,6 +161,11 @@ async def list_periods(request: web.Request) -> web.Response:
     return _listing(request, _state(request).store.periods)
 
 
+async def list_bank_codes(request: web.Request) -> web.Response:
+    """``GET /BankCode/CFGBANKS``: the tenant's bank codes (§4, 🟡)."""
+    return _listing(request, list(_state(request).store.bank_codes.values()))
+
+
 # -- AP entry, posting, ledger -------------------------------------------------------------
 
 
@@ -246,6 +251,7 @@ def add_api_routes(app: web.Application, prefix: str) -> None:
     router.add_get(f"{api}/project", list_projects)
     router.add_get(f"{api}/project/{{wbs1}}", get_project)
     router.add_get(f"{api}/Settings/Period", list_periods)
+    router.add_get(f"{api}/BankCode/CFGBANKS", list_bank_codes)
     router.add_post(f"{api}/DataEntry/apControl", create_ap_batch)
     router.add_get(f"{api}/DataEntry/apControl/{{batch}}", get_ap_batch)
     router.add_get(f"{api}/DataEntry/apMaster/{{batch}}", get_ap_masters)

@@ -65,7 +65,7 @@ def seed(store: Store, options: SimOptions) -> None:
     store.currencies |= {"USD", "CAD"}
     store.countries |= {"United States", "Canada", "United Kingdom", "Mexico", "Germany"}
     store.liab_codes |= {"Trade", "Subcontract"}
-    store.bank_codes |= {"OPER", "PAYROLL"}
+    _banks(store)
     _accounts(store)
     clients = [_client_firm(store, name) for name in _CLIENT_NAMES]
     with_firm = options.vendor_accounting == "with_firm"
@@ -87,6 +87,19 @@ def _accounts(store: Store) -> None:
             "CashBasisAccount": None,
             "GlobalAccount": "N",
             "AccountCurrencyCode": "USD",
+        }
+
+
+def _banks(store: Store) -> None:
+    """The operating account vouchers are paid from (the demo connection's ``OPER``) and a
+    second one, so a check must find the right code rather than any."""
+    for code, description in (("OPER", "Operating Account"), ("PAYROLL", "Payroll Account")):
+        store.bank_codes[code] = {
+            "Code": code,
+            "Description": description,
+            "Company": store.company,
+            "Org": "01:HQ",
+            "Account": "111.00",
         }
 
 

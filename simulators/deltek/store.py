@@ -128,7 +128,8 @@ class Store:
     currencies: set[str] = field(default_factory=set)
     countries: set[str] = field(default_factory=set)
     liab_codes: set[str] = field(default_factory=set)
-    bank_codes: set[str] = field(default_factory=set)
+    # Keyed by ``Code``; rows as ``GET /BankCode/CFGBANKS`` answers them (deltek-api.md §4).
+    bank_codes: dict[str, Record] = field(default_factory=dict)
     firms: dict[str, Record] = field(default_factory=dict)
     addresses: dict[str, list[Record]] = field(default_factory=dict)
     ve_accounting: dict[str, Record] = field(default_factory=dict)

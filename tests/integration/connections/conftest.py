@@ -12,6 +12,7 @@ from typing import Any
 import asyncpg
 import pytest
 import yaml
+from aiohttp.typedefs import Middleware
 
 from shared.connections.file import load_connections
 from shared.connections.model import Connection
@@ -21,6 +22,7 @@ from simulators.coupa.app import create_app as coupa_app
 from simulators.coupa.options import CoupaSimOptions, SeedSize
 from simulators.deltek import SeedOptions, SimOptions
 from simulators.deltek import create_app as deltek_app
+from simulators.deltek.state import STATE_KEY, SimState
 
 EXAMPLE = Path(__file__).parents[3] / "examples" / "connections.yaml"
 COUPA_SECRET = "coupa-s3cret-Zq81"
@@ -41,6 +43,8 @@ SMALL_DELTEK = SeedOptions(seed=3, vendors=5, projects=4)
 class Sims:
     coupa_url: str
     deltek_url: str
+    # The simulated tenant itself, for what no option sets (e.g. every period closed).
+    deltek: SimState | None = None
 
 
 StartSims = Callable[..., Awaitable[Sims]]
@@ -52,7 +56,9 @@ async def start_sims() -> AsyncIterator[StartSims]:
     async with AsyncExitStack() as stack:
 
         async def start(
-            coupa: dict[str, Any] | None = None, deltek: dict[str, Any] | None = None
+            coupa: dict[str, Any] | None = None,
+            deltek: dict[str, Any] | None = None,
+            deltek_middlewares: tuple[Middleware, ...] = (),
         ) -> Sims:
             coupa_options = CoupaSimOptions.model_validate(
                 {
@@ -73,9 +79,11 @@ async def start_sims() -> AsyncIterator[StartSims]:
                     **(deltek or {}),
                 }
             )
+            app = deltek_app(deltek_options)
+            app.middlewares.extend(deltek_middlewares)  # innermost: after auth, before routes
             coupa_url = await stack.enter_async_context(serve(coupa_app(coupa_options)))
-            deltek_url = await stack.enter_async_context(serve(deltek_app(deltek_options)))
-            return Sims(coupa_url, f"{deltek_url}/api")
+            deltek_url = await stack.enter_async_context(serve(app))
+            return Sims(coupa_url, f"{deltek_url}/api", app[STATE_KEY])
 
         yield start
 
@@ -87,6 +95,7 @@ def write_file(
     name: str = "acme",
     coupa: dict[str, Any] | None = None,
     deltek: dict[str, Any] | None = None,
+    mapping: dict[str, Any] | None = None,
     extra: list[dict[str, Any]] | None = None,
 ) -> Path:
     """The example file pointed at ``sims``, with keys of one connection replaced."""
@@ -95,6 +104,7 @@ def write_file(
     entry["name"] = name
     entry["coupa"] |= {"base_url": sims.coupa_url, **(coupa or {})}
     entry["deltek"] |= {"base_url": sims.deltek_url, **(deltek or {})}
+    entry["mapping"] |= mapping or {}
     data["connections"] += extra or []
     path.write_text(yaml.safe_dump(data))
     return path

@@ -139,6 +139,7 @@ async def test_cli_reports_in_plain_words(start_sims: StartSims, tmp_path, cli_e
     assert "OK       Coupa token" in out
     assert "PROBLEM  Deltek amounts  every project fee reads as zero" in out
     assert "fix: give the API role full field visibility" in out
+    assert "ASSUMED  Group by files  vouchers go in as files" in out
     assert "acme: 1 problem(s)" in out
     assert await connector("connections", "show", "acme") == 0
     shown = capsys.readouterr().out
@@ -147,6 +148,42 @@ async def test_cli_reports_in_plain_words(start_sims: StartSims, tmp_path, cli_e
     assert "database: ACME_PROD" in shown
     assert await connector("connections", "list") == 0
     assert "4 secrets set" in capsys.readouterr().out
+
+
+STATUSES = ("OK", "PROBLEM", "ASSUMED", "SKIPPED")
+# "  STATUS   Check name      message": the message starts in this column on every line.
+MESSAGE_COLUMN = 2 + 8 + 1 + 15 + 1
+
+
+async def test_cli_tells_checked_facts_from_assumptions_in_aligned_columns(
+    start_sims: StartSims, tmp_path, cli_env, logs, capsys
+):
+    sims = await start_sims()
+    path = write_file(tmp_path / "connections.yaml", sims, deltek={"post_batches": True})
+    assert await connector("connections", "apply", str(path)) == 0
+    capsys.readouterr()
+    assert await connector("connections", "test", "acme") == 0
+    head, *body, tail = capsys.readouterr().out.splitlines()
+    assert head.startswith("acme: Coupa at http://")
+    for line in body:
+        left, message = line[:MESSAGE_COLUMN], line[MESSAGE_COLUMN:]
+        assert message and not message.startswith(" "), line
+        status = left[:11].strip()
+        if status:
+            assert status in STATUSES, line
+            assert left == f"  {status:<8} {left[11:26]} ", line
+        else:  # a hint, under the message: what to fix, or where to confirm an assumption
+            assert left.isspace() and message.startswith(("fix: ", "check: ")), line
+    lines = "\n".join(body)
+    assert "OK       Bank code       bank code 'OPER' exists" in lines
+    assert "OK       Ledger column   the AP ledger (PSALedger/AP) keeps" in lines
+    assert "ASSUMED  Voucher numbers Vantagepoint numbers the vouchers" in lines
+    assert f"{'':{MESSAGE_COLUMN}}check: confirm the Transaction Center approvals" in lines
+    assert "fix:" not in lines
+    assert tail == (
+        "acme: all checks passed; 4 setting(s) assumed, to confirm in Vantagepoint "
+        "(docs/go-live-checklist.md)"
+    )
 
 
 async def test_file_removal_is_reported_and_pruned_on_request(

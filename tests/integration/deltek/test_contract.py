@@ -104,6 +104,9 @@ async def test_reference_reads_page_through_everything(sim: Sim, vp: DeltekClien
     assert await vp.get_project("NOPE") is None
     assert {p.Period for p in await vp.list_periods()} >= {PERIOD}
     assert await vp.amounts_visible()
+    banks = {bank.Code: bank for bank in await vp.list_bank_codes()}
+    assert set(banks) == set(sim.state.store.bank_codes)
+    assert (banks["OPER"].Description, banks["OPER"].Account) == ("Operating Account", "111.00")
 
 
 async def test_fatal_error_keeps_deltek_message_and_is_not_retried(

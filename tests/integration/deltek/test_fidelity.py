@@ -337,6 +337,22 @@ async def test_reference_data_keys_and_levels(sim: Sim) -> None:
     assert all(isinstance(p["Period"], int) and 190001 < p["Period"] < 300001 for p in periods)
 
 
+async def test_bank_codes_answer_their_documented_keys(sim: Sim) -> None:
+    """§4 (🟡): ``GET /BankCode/CFGBANKS`` answers a bare array of the tenant's bank codes with
+    the keys Code, Description, Company, Org, Account, the code vouchers name (``OPER``, §8.3)
+    among them; like any listing, it filters by filterHash and trims by fieldFilter (§5)."""
+    token = await sim.token()
+    async with await sim.get("/BankCode/CFGBANKS", token) as response:
+        banks = await response.json()
+    assert response.status == 200
+    assert all(set(bank) == {"Code", "Description", "Company", "Org", "Account"} for bank in banks)
+    assert {bank["Code"] for bank in banks} == {"OPER", "PAYROLL"}
+    assert all(bank["Account"] in sim.state.store.accounts for bank in banks)
+    query = {"filterHash[0][name]": "Code", "filterHash[0][value]": "OPER", "fieldFilter": "Code"}
+    async with await sim.get("/BankCode/CFGBANKS", token, **query) as response:
+        assert await response.json() == [{"Code": "OPER"}]
+
+
 async def test_instance_prefix_and_vision_paths(start_sim: SimFactory) -> None:
     """§0: the API lives at /{instance}/api and vision endpoints at /{instance}/vision; unknown
     routes answer 404 with a Message body (§6)."""
