@@ -7,7 +7,7 @@ The connections file (``connector connections apply``) carries these under ``map
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -15,6 +15,36 @@ _SETTINGS = ConfigDict(frozen=True, extra="forbid")
 
 # Vantagepoint's voucher payment terms are a closed set; Date needs a PayDate (deltek-api §3.D).
 PayTerms = Literal["Next", "PWP", "Hold", "Date"]
+# The vendor firm fields vendor sync writes, in the words a finance admin uses (``VendorFields``).
+VendorField = Literal["name", "tax_id", "remit_to", "pay_terms", "form_1099", "status"]
+# ``sync``: kept equal to Coupa; ``create``: written when vendor sync creates the firm and never
+# changed after; ``never``: left to Deltek.
+FieldSync = Literal["sync", "create", "never"]
+
+
+class VendorFields(BaseModel):
+    """How vendor sync writes each field of a Deltek vendor firm (``FieldSync``).
+
+    ``name`` is Name and SortName (never ``never``: Deltek creates no firm without a name);
+    ``tax_id`` is FedID and TypeOfTIN (still used to find the firm when not written);
+    ``remit_to`` the payment address; ``pay_terms`` and ``form_1099`` the vendor accounting's
+    PayTerms and Req1099; ``status`` active or inactive, where setting an existing firm
+    inactive also needs ``MappingSettings.deactivate_vendors``.
+    """
+
+    model_config = _SETTINGS
+
+    name: Literal["sync", "create"] = "sync"
+    tax_id: FieldSync = "sync"
+    remit_to: FieldSync = "sync"
+    pay_terms: FieldSync = "sync"
+    form_1099: FieldSync = "sync"
+    status: FieldSync = "sync"
+
+    def not_synced(self) -> dict[VendorField, FieldSync]:
+        """The fields not kept equal to Coupa, and how each is written instead."""
+        fields: tuple[VendorField, ...] = get_args(VendorField)
+        return {name: how for name in fields if (how := getattr(self, name)) != "sync"}
 
 
 class MappingSettings(BaseModel):
@@ -24,13 +54,19 @@ class MappingSettings(BaseModel):
     Segment numbers are 1-based, as Coupa names them (``segment-1`` .. ``segment-20``). A null
     project segment means the connection books to GL accounts only. With ``create_vendors`` the
     connector keeps a vendor firm per Coupa supplier; ``vendor_number_from_coupa`` sends Coupa's
-    supplier number as the firm and vendor number, otherwise the tenant autonumbers them.
+    supplier number as the firm and vendor number, otherwise the tenant autonumbers them;
+    ``vendor_fields`` says which firm fields are kept in sync, set on creation only, or left to
+    Deltek.
     """
 
     model_config = _SETTINGS
 
     create_vendors: bool = False
     vendor_number_from_coupa: bool = False
+    vendor_fields: VendorFields = VendorFields()
+    # Off, an inactive or draft Coupa supplier never sets its existing firm inactive (Deltek may
+    # still book other work to it); a new firm for one is created inactive all the same.
+    deactivate_vendors: bool = False
     # The Coupa supplier custom field that says "1099 required"; None leaves Req1099 to Deltek.
     vendor_1099_field: str | None = None
     # Coupa payment-term code -> Deltek PayTerms (the PayTerms above), e.g. {"Due now": Next}.

@@ -14,7 +14,7 @@ from typing import Any, ClassVar, Literal
 import orjson
 from pydantic import BaseModel, ConfigDict, Field
 
-from shared.connection_settings import PayTerms
+from shared.connection_settings import FieldSync, PayTerms, VendorField
 
 INVOICE_APPROVED = "InvoiceApproved"
 SUPPLIER_CHANGED = "SupplierChanged"
@@ -124,8 +124,11 @@ class VendorAddress(BaseModel):
 class UpsertVendor(DeltekCommand):
     """Create or update the Deltek vendor firm of one Coupa supplier, writing only what differs.
 
-    ``vendor_number`` is None when the tenant's autonumbering chooses it; ``req_1099`` and the
-    pay terms are None when the connection does not manage them.
+    ``vendor_number`` is None when the tenant's autonumbering chooses it; ``req_1099``, the pay
+    terms and the remit-to are None when the connection does not manage or never writes them.
+    ``field_writes`` names the fields not kept equal to Coupa and how they are written instead
+    (``create``: only when vendor sync creates the firm; ``never``: not at all); a field it does
+    not name is kept in sync. Name and tax id travel even when not written: they find the firm.
     """
 
     coupa_number: str | None = None
@@ -139,6 +142,7 @@ class UpsertVendor(DeltekCommand):
     pay_terms: PayTerms | None = None
     pay_terms_description: str | None = None
     req_1099: bool | None = None
+    field_writes: dict[VendorField, FieldSync] = Field(default_factory=dict)
 
 
 class InvoicePosted(BaseModel):

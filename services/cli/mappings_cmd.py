@@ -19,6 +19,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from services.mapper.coverage import coverage
+from services.mapper.rules.vendor import INACTIVE_VENDOR
 from shared.connections.store import load_connection_settings
 from shared.db.pool import Connection, create_pool
 from shared.endpoints import resolve_database_url
@@ -163,6 +164,7 @@ async def check_maps(conn: Connection, args: argparse.Namespace) -> int:
         f"{found.suppliers} Coupa suppliers stored"
     )
     print(f"  Coupa suppliers without a Deltek vendor:           {found.count('supplier')}")
+    print(f"  Coupa suppliers whose Deltek vendor is inactive:   {found.count(INACTIVE_VENDOR)}")
     print(f"  account segment values without a GL account:       {found.count('account')}")
     print(f"  project codes without an open, chargeable project: {found.count('project')}")
     print(f"  Coupa payment terms without Deltek pay terms:      {found.count('pay_terms')}")
@@ -173,7 +175,10 @@ async def check_maps(conn: Connection, args: argparse.Namespace) -> int:
     for gap in found.gaps:
         waiting = f", parked: {', '.join(gap.parked)}" if gap.parked else ""
         label = f"  {gap.label}" if gap.label else ""
-        print(f"  {gap.kind} {gap.coupa_value}{label}: {gap.invoices} invoice(s){waiting}")
+        kind, state = gap.kind, ""
+        if gap.kind == INACTIVE_VENDOR:
+            kind, state = "supplier", ", Deltek vendor inactive"
+        print(f"  {kind} {gap.coupa_value}{label}{state}: {gap.invoices} invoice(s){waiting}")
     return 1
 
 

@@ -3,7 +3,9 @@
 Every stored invoice (its newest version) is mapped again against today's maps and cache; each
 thing an invoice would wait for is one gap, counted by invoice, with the parked records that
 are waiting for it now. Every stored Coupa supplier (newest version) is resolved to a Deltek
-vendor the same way, so a supplier no invoice uses yet still shows as lacking one.
+vendor the same way, so a supplier no invoice uses yet still shows as lacking one. A supplier
+whose vendor is inactive in Deltek is a gap of its own kind (``INACTIVE_VENDOR``): it has a
+vendor, which someone must reactivate, rather than none to map.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from dataclasses import dataclass, field
 from services.mapper import repository as repo
 from services.mapper.rules.outcome import Parked, Problem
 from services.mapper.rules.resolve import map_invoice
-from services.mapper.rules.vendor import resolve_vendor, supplier_id
+from services.mapper.rules.vendor import INACTIVE_VENDOR, resolve_vendor, supplier_id
 from services.mapper.workflow import invoice_event, supplier_event
 from shared.connection_settings import ConnectionSettings
 from shared.db.pool import Connection
@@ -67,7 +69,7 @@ async def coverage(conn: Connection, settings: ConnectionSettings) -> Coverage:
         parked += 1
         for wait in record.waiting_for or []:
             _gap(gaps, wait).parked.append(record.record_key)
-    order = {"supplier": 0, "account": 1, "project": 2, "pay_terms": 3}
+    order = {"supplier": 0, INACTIVE_VENDOR: 1, "account": 2, "project": 3, "pay_terms": 4}
     ranked = sorted(gaps.values(), key=lambda g: (order.get(g.kind, 9), -g.invoices, g.coupa_value))
     return Coverage(len(records), parked, ranked, len(suppliers))
 

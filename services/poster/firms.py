@@ -6,6 +6,11 @@ two or more firms under one rule are a conflict for a person, never a guess. The
 functions compare the command with Deltek's current record and return only the keys that
 differ, so an unchanged supplier costs reads and no write. Blank and missing values compare
 equal, and a value Coupa does not have never blanks one Deltek has.
+
+Only the fields the command keeps in sync are compared with an existing firm; a field written
+on creation only (``UpsertVendor.field_writes``) is written to a firm vendor sync is creating,
+and a ``never`` field not at all. These functions are the one place that decides it: the
+writing path, preview mode and ``vendors sync --dry-run`` all ask them.
 """
 
 from __future__ import annotations
@@ -14,8 +19,9 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from shared.connection_settings import VendorField
 from shared.deltek import Firm, FirmAddress, VendorAccounting
-from shared.messages import UpsertVendor, VendorAddress
+from shared.messages import UpsertVendor
 from shared.reference.view import Reference, Vendor, norm_name, norm_tax_id
 
 # deltek-api.md §8.2: the keys a first vendor-accounting insert carries besides terms and 1099.
@@ -109,23 +115,31 @@ def _same(a: object, b: object) -> bool:
     return (norm(a) or None) == (norm(b) or None)
 
 
-def _wanted_root(command: UpsertVendor) -> dict[str, Any]:
-    wanted: dict[str, Any] = {
-        "Name": command.name,
-        "SortName": command.sort_name,
-        "Status": "A" if command.active else "I",
-        "VendorInd": "Y",
-    }
-    if command.tax_id is not None:
-        wanted["FedID"] = command.tax_id
-    if command.tin_type is not None:
-        wanted["TypeOfTIN"] = command.tin_type
+def _written(command: UpsertVendor, field: VendorField, *, creating: bool) -> bool:
+    """Whether ``field`` is written now: a synced one always, a create-only one only to a firm
+    vendor sync is creating, a ``never`` one not at all."""
+    how = command.field_writes.get(field, "sync")
+    return how == "sync" or (how == "create" and creating)
+
+
+def _wanted_root(command: UpsertVendor, *, creating: bool) -> dict[str, Any]:
+    wanted: dict[str, Any] = {}
+    if _written(command, "name", creating=creating):
+        wanted |= {"Name": command.name, "SortName": command.sort_name}
+    if _written(command, "status", creating=creating):
+        wanted["Status"] = "A" if command.active else "I"
+    wanted["VendorInd"] = "Y"  # the firm's vendor role, whatever else is written
+    if _written(command, "tax_id", creating=creating):
+        if command.tax_id is not None:
+            wanted["FedID"] = command.tax_id
+        if command.tin_type is not None:
+            wanted["TypeOfTIN"] = command.tin_type
     return wanted
 
 
 def new_firm(command: UpsertVendor) -> Firm:
     """The ``POST /firm`` body; without a vendor number the tenant autonumbers (§2.2)."""
-    body = {**_wanted_root(command), "ClientInd": "N"}
+    body = {**_wanted_root(command, creating=True), "ClientInd": "N"}
     if command.vendor_number is not None:
         body |= {"Client": command.vendor_number, "Vendor": command.vendor_number}
     return Firm.model_validate(body)
@@ -135,7 +149,8 @@ def firm_changes(command: UpsertVendor, firm: Firm) -> dict[str, Any]:
     """Root keys to ``PUT``; an existing vendor number is never changed (a key conversion,
     §2.2), only given to a firm that has none."""
     current = firm.model_dump()
-    changes = {k: v for k, v in _wanted_root(command).items() if not _same(current.get(k), v)}
+    wanted = _wanted_root(command, creating=False)
+    changes = {k: v for k, v in wanted.items() if not _same(current.get(k), v)}
     if command.vendor_number is not None and not firm.Vendor:
         changes["Vendor"] = command.vendor_number
     return changes
@@ -149,10 +164,12 @@ def _remit_of(addresses: list[FirmAddress], name: str) -> FirmAddress | None:
 
 
 def address_change(
-    wanted: VendorAddress | None, addresses: list[FirmAddress]
+    command: UpsertVendor, addresses: list[FirmAddress], *, creating: bool
 ) -> FirmAddress | None:
-    """The remit-to to add (no ``CLAddressID``) or the keys of it to change; None if it matches."""
-    if wanted is None:
+    """The remit-to to add (no ``CLAddressID``) or the keys of it to change; None if it matches
+    or is not written now."""
+    wanted = command.remit_to
+    if wanted is None or not _written(command, "remit_to", creating=creating):
         return None
     values = {key: getattr(wanted, attr) for key, attr in _ADDRESS_KEYS.items()}
     flags = {"PrimaryInd": "true", "Payment": "true"}
@@ -167,21 +184,21 @@ def address_change(
     return FirmAddress.model_validate({"CLAddressID": current.CLAddressID, **differ})
 
 
-def _wanted_accounting(command: UpsertVendor) -> dict[str, Any]:
+def _wanted_accounting(command: UpsertVendor, *, creating: bool) -> dict[str, Any]:
     wanted: dict[str, Any] = {}
-    if command.pay_terms is not None:
+    if command.pay_terms is not None and _written(command, "pay_terms", creating=creating):
         wanted["PayTerms"] = command.pay_terms
         wanted["PayTermsDesc"] = command.pay_terms_description or command.pay_terms
-    if command.req_1099 is not None:
+    if command.req_1099 is not None and _written(command, "form_1099", creating=creating):
         wanted["Req1099"] = "Y" if command.req_1099 else "N"
     return wanted
 
 
 def accounting_change(
-    command: UpsertVendor, vendor: str, current: VendorAccounting | None
+    command: UpsertVendor, vendor: str, current: VendorAccounting | None, *, creating: bool
 ) -> tuple[bool, VendorAccounting] | None:
-    """(insert?, values) for vendor accounting; None when it matches or nothing is managed."""
-    wanted = _wanted_accounting(command)
+    """(insert?, values) for vendor accounting; None when it matches or nothing is written."""
+    wanted = _wanted_accounting(command, creating=creating)
     if not wanted:
         return None
     if current is None:

@@ -19,6 +19,10 @@ the connection says so, and ledger, record, audit trail and ``deltek.results`` a
 | connection needs a person (credentials, ledger column) | released | posting | none: waits |
 | another poster holds a live lease | unchanged | unchanged | none: TransientError |
 
+A refusal parks with Deltek's message after the step's lead, except a voucher refused because
+its vendor is inactive: that parks as "vendor V is inactive in Deltek", which says what to fix
+(the vendor, not the voucher), with Deltek's own words kept in the audit details.
+
 A connection that needs a person stops every job of it alike, none parked one by one: the
 record's story gets a ``waiting`` event with the reason, and the job waits like a transient one.
 A transient failure releases the lease at once (every handling begins with a look-up, so whoever
@@ -32,6 +36,7 @@ connection needs a person.
 from __future__ import annotations
 
 import logging
+import re
 
 from services.poster.attempt import Attempt
 from services.poster.booking import Booking, InDeltek
@@ -63,6 +68,9 @@ _REFUSED = {
     "post": "Deltek entered the voucher but did not post its batch",
 }
 _MAX_LOOKUP_BACKOFF_SECONDS = 10.0
+# Deltek refusing a voucher because its vendor is inactive. Its wording is not documented (the
+# simulator says "Vendor 000056 is inactive."), so any refusal calling the vendor inactive.
+_INACTIVE = re.compile(r"\bvendor\b.*\binactive\b", re.IGNORECASE)
 
 
 class PostHandler:
@@ -126,6 +134,8 @@ class PostHandler:
         progress = [claim.entry.refs]  # where the voucher is known to be, for a refusal
 
         async def park(reason: str, error: FatalError | None) -> None:
+            if attempt.step == "enter" and error is not None and _INACTIVE.search(error.detail):
+                reason = f"vendor {job.command.vendor} is inactive in Deltek"
             await self.report.park(job, progress[-1], reason, error)
 
         await attempt.run(

@@ -32,28 +32,30 @@ class FieldChange:
 def creation(command: UpsertVendor) -> tuple[FieldChange, ...]:
     """Everything a new firm would get: root keys, remit-to address, vendor accounting."""
     changes = _diff("firm", firms.new_firm(command).to_body(), {})
-    if (address := firms.address_change(command.remit_to, [])) is not None:
+    if (address := firms.address_change(command, [], creating=True)) is not None:
         changes += _diff("remit-to", address.to_body(), {})
-    if (accounting := firms.accounting_change(command, "", None)) is not None:
+    if (accounting := firms.accounting_change(command, "", None, creating=True)) is not None:
         changes += _diff("vendor accounting", accounting[1].to_body(), {})
     return changes
 
 
 async def changes_to(
-    client: DeltekClient, command: UpsertVendor, firm: Firm
+    client: DeltekClient, command: UpsertVendor, firm: Firm, *, creating: bool = False
 ) -> tuple[FieldChange, ...]:
-    """What would change on an existing firm (reads its addresses and vendor accounting)."""
+    """What would change on an existing firm (reads its addresses and vendor accounting);
+    ``creating`` for a firm vendor sync created but has not finished writing."""
     client_id = firm.ClientID or ""
     addresses = await client.list_addresses(client_id)
-    accounting = await client.get_vendor_accounting(client_id)
+    held = await client.get_vendor_accounting(client_id)
     changes = _diff("firm", firms.firm_changes(command, firm), firm.model_dump())
-    if (address := firms.address_change(command.remit_to, addresses)) is not None:
-        held = next((a for a in addresses if a.CLAddressID == address.CLAddressID), None)
-        current = held.model_dump() if held is not None and address.CLAddressID else {}
+    if (address := firms.address_change(command, addresses, creating=creating)) is not None:
+        old = next((a for a in addresses if a.CLAddressID == address.CLAddressID), None)
+        current = old.model_dump() if old is not None and address.CLAddressID else {}
         changes += _diff("remit-to", address.to_body(), current)
-    if (wanted := firms.accounting_change(command, firm.Vendor or "", accounting)) is not None:
-        current = accounting.model_dump() if accounting is not None else {}
-        changes += _diff("vendor accounting", wanted[1].to_body(), current)
+    accounting = firms.accounting_change(command, firm.Vendor or "", held, creating=creating)
+    if accounting is not None:
+        current = held.model_dump() if held is not None else {}
+        changes += _diff("vendor accounting", accounting[1].to_body(), current)
     return changes
 
 

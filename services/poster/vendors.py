@@ -9,7 +9,9 @@ Per command, under the job's lock and a ledger claim (the invoice pattern, ``led
    cache knows none, in Deltek itself (``filterHash``), which also finds a firm whose creation
    answer was lost. Two firms under one rule park the supplier with both shown.
 3. None found: ``POST /firm`` with ``VendorInd: "Y"``, read back (autonumbered, zero-padded
-   numbers, deltek-api.md §2.2). Found: ``PUT`` only the root keys that differ.
+   numbers, deltek-api.md §2.2), and noted in the ledger at once, so a retry after a later
+   failure finds it there and still writes what is written only on creation. Found: ``PUT``
+   only the root keys that differ among those the connection keeps in sync (``firms.py``).
 4. The remit-to address is added, or its differing keys changed through ``CLAddress``; vendor
    accounting (pay terms, 1099) is read first, also for a firm just created (Vantagepoint may
    create the row when a firm is saved as a vendor, §3.D), then inserted when there is none and
@@ -113,10 +115,15 @@ class VendorSync:
         found = await self._find(client, command, claim.entry.client_id)
         if isinstance(found, Conflict):
             raise FirmConflictError(found.reason(_label(command)))
+        # The firm this job created on an earlier attempt that did not finish: the ledger holds
+        # its ClientID, and a vendor number only once a sync of this job finished.
+        creating = found is None or (found[0] == "ledger" and claim.entry.vendor is None)
         settings = await self.deps.connections.settings_for(job.connection)
         if settings is not None and settings.mode == "preview":
             plan = (
-                creation(command) if found is None else await changes_to(client, command, found[1])
+                creation(command)
+                if found is None
+                else await changes_to(client, command, found[1], creating=creating)
             )
             if plan:  # a write is needed: record it instead (a shadow run writes nothing)
                 await self.report.would_sync(job, "create" if found is None else "update", plan)
@@ -127,6 +134,8 @@ class VendorSync:
             attempt.step, outcome = "create", "created"
             await attempt.hold(sending=job.content_hash)
             firm = await client.create_firm(firms.new_firm(command))
+            async with self.deps.pool.acquire() as conn:
+                await ledger.record_step(conn, job.job_id, "entered", firm=(_client_id(firm), None))
             changed.append("firm")
         else:
             rule, firm = found
@@ -141,7 +150,7 @@ class VendorSync:
             raise FatalError(f"firm {client_id} came back without a vendor number", status=200)
         attempt.step = "address"
         addresses = [] if found is None else await client.list_addresses(client_id)
-        if (address := firms.address_change(command.remit_to, addresses)) is not None:
+        if (address := firms.address_change(command, addresses, creating=creating)) is not None:
             await attempt.hold(sending=job.content_hash)
             if address.CLAddressID is None:
                 await client.add_address(client_id, address)
@@ -152,7 +161,8 @@ class VendorSync:
         # Read even for a firm just created: saving it as a vendor may have created the row
         # already, and inserting over it answers a 500 (deltek-api.md §3.D).
         held = await client.get_vendor_accounting(client_id)
-        if (accounting := firms.accounting_change(command, vendor, held)) is not None:
+        accounting = firms.accounting_change(command, vendor, held, creating=creating)
+        if accounting is not None:
             insert, values = accounting
             await attempt.hold(sending=job.content_hash)
             if insert:
@@ -162,7 +172,7 @@ class VendorSync:
             changed.append("vendor accounting")
         if outcome == "updated" and not changed:
             outcome = "unchanged"
-        await self._finish(job, client_id, vendor, outcome, tuple(changed), first=True)
+        await self._finish(job, client_id, vendor, outcome, tuple(changed), synced=firm)
 
     async def _find(
         self, client: DeltekClient, command: UpsertVendor, synced: str | None
@@ -190,14 +200,18 @@ class VendorSync:
         outcome: VendorOutcome,
         changed: tuple[str, ...] = (),
         *,
-        first: bool = False,
+        synced: Firm | None = None,
     ) -> None:
-        """Ledger, supplier map, cache and record in one transaction; then the result."""
+        """Ledger, supplier map, cache and record in one transaction; then the result.
+
+        ``synced`` is the firm as this handling left it (root keys), None for a redelivery the
+        ledger answered; the cache takes Deltek's values, as fields left to Deltek may differ.
+        """
         command = job.command
         vendor = vendor or ""
         details: dict[str, Any] = {"outcome": outcome, "client_id": client_id, "vendor": vendor}
         async with self.deps.pool.acquire() as conn, conn.transaction():
-            if first:
+            if synced is not None:
                 await ledger.record_step(
                     conn,
                     job.job_id,
@@ -206,7 +220,11 @@ class VendorSync:
                     content_hash=job.content_hash,
                 )
                 firm_now = Vendor(
-                    client_id, vendor, command.name, "A" if command.active else "I", command.tax_id
+                    client_id,
+                    vendor,
+                    synced.Name or command.name,
+                    synced.Status or "A",
+                    synced.FedID,
                 )
                 await cache_vendor(conn, command.connection, firm_now)
                 key = command.coupa_number or str(command.coupa_id)

@@ -31,7 +31,7 @@ from shared.coupa.orders import cited_purchase_orders
 from shared.deltek import DeltekClient
 from shared.http import Backoff
 from shared.messages import InvoiceApproved, PostApInvoice, UpsertVendor
-from shared.reference.cache import KINDS, reference_from_rows
+from shared.reference.cache import KINDS, Kind, reference_from_rows
 from shared.reference.refresh import FETCH
 from shared.reference.view import Reference
 from shared.tenant_facts import LedgerInvoices
@@ -88,9 +88,14 @@ class Plan:
         )
 
 
-async def read_reference(deltek: DeltekClient, maps: Mapping[str, Mapping[str, str]]) -> Reference:
-    """The resolution view straight from Deltek (the same reads a cache refresh makes)."""
-    rows = {kind: await FETCH[kind](deltek) for kind in KINDS}
+async def read_reference(
+    deltek: DeltekClient,
+    maps: Mapping[str, Mapping[str, str]],
+    kinds: tuple[Kind, ...] = KINDS,
+) -> Reference:
+    """The resolution view straight from Deltek (the same reads a cache refresh makes), of
+    ``kinds`` only when less is needed (vendor sync needs only the vendor firms)."""
+    rows = {kind: await FETCH[kind](deltek) for kind in kinds}
     return reference_from_rows(rows, maps)
 
 

@@ -4,8 +4,14 @@ Choices where the documents are silent (deltek-api.md §2, coupa-api.md §5):
 
 - The firm's ``Name`` and ``SortName`` are Coupa's ``name`` (unique in Coupa, at most 100
   characters); ``display-name`` is a label, not a legal name.
-- Only ``active`` suppliers make active firms; ``inactive`` and ``draft`` ones make inactive
-  firms, so an invoice can never be booked on a supplier Coupa does not let buyers use.
+- Which fields are written is the connection's ``mapping.vendor_fields``: kept in sync, set
+  when the firm is created only, or never (then not even read from Coupa, so a field Deltek
+  owns cannot park the supplier). The command names every field not kept in sync; the poster
+  (``firms.py``) applies that, so preview, dry run and the real write decide alike.
+- A new firm for an ``inactive`` or ``draft`` supplier is created inactive, so no invoice is
+  booked on a supplier Coupa does not let buyers use; an existing firm is set inactive only
+  with ``mapping.deactivate_vendors``, since Deltek may book other work to it. Its status is
+  then written on creation only, while an active supplier's firm is made active again.
 - The vendor number is Coupa's ``number`` when the connection says so, else left out so the
   tenant's autonumbering picks it (the poster reads it back).
 - ``FedID`` is the tax id as Coupa holds it; ``TypeOfTIN`` is ``EIN`` for ``NN-NNNNNNN`` and
@@ -29,7 +35,7 @@ from typing import Any
 
 from services.mapper.rules.outcome import Parked, Problem
 from services.mapper.rules.pay_terms import DeltekTerms, translate
-from shared.connection_settings import ConnectionSettings
+from shared.connection_settings import ConnectionSettings, FieldSync, MappingSettings, VendorField
 from shared.coupa.models import CoupaSupplier
 from shared.kafka.envelope import record_key
 from shared.messages import UpsertVendor, VendorAddress, supplier_job_id
@@ -109,10 +115,13 @@ def build_upsert_vendor(
     mapping = settings.mapping
     if supplier.id is None or supplier.name is None:
         return Parked(("The message carries no Coupa supplier with an id and a name",))
-    address = remit_to(supplier, {**COUNTRY_NAMES, **mapping.country_names})
+    active = supplier.status == "active"
+    writes = field_writes(mapping, active=active)
+    countries = {**COUNTRY_NAMES, **mapping.country_names}
+    address = remit_to(supplier, countries) if writes.get("remit_to") != "never" else None
     if isinstance(address, str):
         return Parked((address,))
-    term = supplier.payment_term
+    term = supplier.payment_term if writes.get("pay_terms") != "never" else None
     terms: DeltekTerms | None = None
     if term is not None and term.code is not None:
         label = f"Coupa supplier {supplier.number or supplier.id} ({supplier.name})"
@@ -121,7 +130,7 @@ def build_upsert_vendor(
             return Parked.of([translated])
         terms = translated
     req_1099 = None
-    if mapping.vendor_1099_field is not None:
+    if mapping.vendor_1099_field is not None and writes.get("form_1099") != "never":
         flag = (supplier.custom_fields or {}).get(mapping.vendor_1099_field)
         req_1099 = str(flag).strip().lower() in _YES
     return UpsertVendor(
@@ -136,9 +145,19 @@ def build_upsert_vendor(
         vendor_number=supplier.number if mapping.vendor_number_from_coupa else None,
         tax_id=supplier.tax_id,
         tin_type=tin_type(supplier.tax_id),
-        active=supplier.status == "active",
+        active=active,
         remit_to=address,
         pay_terms=terms.terms if terms else None,
         pay_terms_description=(term.description or term.code) if terms and term else None,
         req_1099=req_1099,
+        field_writes=writes,
     )
+
+
+def field_writes(mapping: MappingSettings, *, active: bool) -> dict[VendorField, FieldSync]:
+    """The connection's fields not kept in sync; an inactive supplier's status is written only
+    to a firm being created, unless the connection lets vendor sync deactivate firms."""
+    writes = mapping.vendor_fields.not_synced()
+    if not active and not mapping.deactivate_vendors and "status" not in writes:
+        writes["status"] = "create"
+    return writes

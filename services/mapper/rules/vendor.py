@@ -4,6 +4,10 @@ The first rule that finds something decides; a later rule never overrides an ear
 inactive vendor found by number parks the invoice rather than falling through to a name match
 that may be another firm. A tax id or name shared by several vendors picks the only active one
 if there is exactly one, else parks as ambiguous: guessing a payee is worse than waiting.
+
+An invoice parked for an inactive vendor waits for the ``inactive_vendor`` kind rather than
+``supplier``: the supplier has its vendor, which someone must reactivate (or map elsewhere), so
+``connector mappings check`` counts it apart from the suppliers that lack one.
 """
 
 from __future__ import annotations
@@ -13,6 +17,8 @@ from typing import Any
 from services.mapper.rules.outcome import Problem
 from shared.coupa.models import CoupaInvoice, CoupaSupplier, Ref, UnreadableError
 from shared.reference.view import Reference, Vendor, norm_name, norm_tax_id
+
+INACTIVE_VENDOR = "inactive_vendor"
 
 
 def supplier_label(invoice_supplier: Ref) -> str:
@@ -104,7 +110,7 @@ def _usable(vendor: Vendor, label: str, wait: dict[str, str]) -> Vendor | Proble
         return Problem(
             f"Deltek vendor {vendor.vendor or vendor.client_id} ({vendor.name}) for {label} "
             "is inactive",
-            wait,
+            {**wait, "kind": INACTIVE_VENDOR},
         )
     if not vendor.vendor:
         return Problem(

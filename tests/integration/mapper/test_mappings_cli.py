@@ -75,12 +75,18 @@ async def test_import_refuses_a_bad_file_whole_and_says_where(rig, connector, tm
 
 
 async def test_check_lists_what_lacks_a_mapping_and_who_waits_for_it(rig, connector, capsys):
+    """A supplier whose vendor Deltek holds inactive is counted apart: it has one, to reactivate."""
     await rig.deliver(invoice_envelope(1, supplier=STRANGER))
     unknown_gl = invoice_envelope(
         2, fields={"invoice-lines": [line(1, "500.00", account("1001", "5999"))]}
     )
     await rig.deliver(unknown_gl)
     await rig.deliver(invoice_envelope(3))
+    await rig.pool.execute(
+        "INSERT INTO deltek_vendors (connection, client_id, vendor, name, status) "
+        "VALUES ('acme', 'c9', 'OLD0001', 'Old Firm LLC', 'I')"
+    )
+    await rig.deliver(invoice_envelope(4, supplier={"id": 902, "number": "OLD0001"}))
     unused = {"id": 901, "updated-at": "2026-06-01T00:00:00Z", "number": "V-00901",
               "name": "Not Yet Used LLC", "status": "active"}  # fmt: skip
     await rig.deliver(
@@ -95,8 +101,9 @@ async def test_check_lists_what_lacks_a_mapping_and_who_waits_for_it(rig, connec
     assert await connector("check", "acme") == 1
     out = capsys.readouterr().out.splitlines()
     assert out == [
-        "acme: 3 invoices stored, 2 parked, 1 Coupa suppliers stored",
+        "acme: 4 invoices stored, 3 parked, 1 Coupa suppliers stored",
         "  Coupa suppliers without a Deltek vendor:           2",
+        "  Coupa suppliers whose Deltek vendor is inactive:   1",
         "  account segment values without a GL account:       1",
         "  project codes without an open, chargeable project: 0",
         "  Coupa payment terms without Deltek pay terms:      0",
@@ -104,6 +111,8 @@ async def test_check_lists_what_lacks_a_mapping_and_who_waits_for_it(rig, connec
         "  supplier 900  Coupa supplier V-00900 (Nobody Known LLC): 1 invoice(s), "
         "parked: acme:invoice:1",
         "  supplier 901  Coupa supplier V-00901 (Not Yet Used LLC): 0 invoice(s)",
+        "  supplier 902  Coupa supplier OLD0001, Deltek vendor inactive: 1 invoice(s), "
+        "parked: acme:invoice:4",
         "  account 5999  Coupa account 1001-5999-100: 1 invoice(s), parked: acme:invoice:2",
     ]
     assert await connector("check", "nowhere") == 2

@@ -20,7 +20,7 @@ from prometheus_client import CollectorRegistry
 from services.poster.handler import PostHandler
 from services.poster.jobs import PosterDeps
 from services.poster.metrics import PosterMetrics
-from shared.connection_settings import ConnectionSettings, DeltekPostingSettings
+from shared.connection_settings import ConnectionSettings, DeltekPostingSettings, Mode
 from shared.db.pool import Pool, create_pool
 from shared.deltek import DeltekClient
 from shared.kafka.envelope import Coordinates, Envelope
@@ -37,9 +37,11 @@ PROJECT = ("2023001.00", "200")  # an active phase without tasks in the small se
 
 @dataclass
 class SimConnections:
-    """One connection whose Deltek is the simulator; ``posting`` may be changed by a test."""
+    """One connection whose Deltek is the simulator; ``posting`` and ``mode`` may be changed by
+    a test."""
 
     sim: Sim
+    mode: Mode = "live"
     posting: DeltekPostingSettings = field(
         default_factory=lambda: DeltekPostingSettings(
             company="01", liability_code="Trade", bank_code="OPER"
@@ -53,7 +55,7 @@ class SimConnections:
     async def settings_for(self, connection: str) -> ConnectionSettings | None:
         if connection != CONNECTION:
             return None
-        return ConnectionSettings(name=connection, deltek=self.posting)
+        return ConnectionSettings(name=connection, mode=self.mode, deltek=self.posting)
 
     async def client_for(self, connection: str) -> DeltekClient:
         if connection not in self.clients:

@@ -89,3 +89,27 @@ async def test_a_parked_job_goes_through_once_the_cause_is_fixed(
     assert await pool.fetchval("SELECT state FROM posting_ledger") == "posted"
     assert await pool.fetchval("SELECT state FROM records") == "posted"
     assert len(our_batches(sim)) == 1
+
+
+async def test_a_voucher_for_an_inactive_vendor_parks_saying_so_with_deltek_s_words_kept(
+    sim, pool, topics, make_handler
+):
+    vendor = active_vendor(sim)
+    firm = sim.state.store.vendor_firm(vendor)
+    assert firm is not None
+    firm["Status"] = "I"  # deactivated in Deltek after the mapper's cache last saw it
+    command = make_command(vendor)
+    record_id = await store_record(pool, command)
+    await make_handler()(envelope_of(command), coords_of(topics))
+
+    reason = await pool.fetchval("SELECT parked_reason FROM records WHERE id = $1", record_id)
+    assert reason == f"vendor {vendor} is inactive in Deltek"
+    audit = await pool.fetchval(
+        "SELECT details FROM audit_events WHERE record_id = $1 AND event = 'parked'", record_id
+    )
+    assert audit["reason"] == reason
+    assert (audit["deltek_status"], audit["deltek_message"]) == (
+        400,
+        f"Vendor {vendor} is inactive.",
+    )
+    assert our_batches(sim) == {}

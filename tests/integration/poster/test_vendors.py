@@ -7,7 +7,9 @@ from typing import Any
 
 import pytest
 
+from services.mapper.rules.supplier import field_writes
 from services.poster.handler import PostHandler
+from shared.connection_settings import MappingSettings, VendorFields
 from shared.db.pool import Pool
 from shared.kafka.envelope import Envelope
 from shared.kafka.topics import Topics
@@ -198,3 +200,136 @@ async def test_two_matching_firms_park_with_both_shown(
     row = await ledger_row(pool, command)
     assert row["state"] == "parked" and "matches 2 Deltek firms by name" in row["last_error"]
     assert all(t["ClientID"] in row["last_error"] for t in twins)
+
+
+def inactive(coupa_id: int, mapping: MappingSettings, **changes: Any) -> UpsertVendor:
+    """The command the mapper builds for an inactive supplier under ``mapping``."""
+    writes = field_writes(mapping, active=False)
+    return vendor_command(coupa_id, active=False, field_writes=writes, **changes)
+
+
+async def cached_status(pool: Pool, client_id: str) -> str:
+    return str(
+        await pool.fetchval(
+            "SELECT status FROM deltek_vendors WHERE connection = $1 AND client_id = $2",
+            CONNECTION,
+            client_id,
+        )
+    )
+
+
+async def test_an_inactive_supplier_never_deactivates_its_firm_unless_the_connection_says_so(
+    make_handler: HandlerFactory, sim, pool: Pool, topics: Topics
+):
+    handler, command = make_handler(), vendor_command(226)
+    await send(handler, topics, command)
+    [firm] = firms_named(sim, command.name)
+    later = {"coupa_version": "2026-06-06T10:00:00Z"}
+    await send(handler, topics, inactive(226, MappingSettings(), **later))
+    assert firm["Status"] == "A"
+    assert await cached_status(pool, firm["ClientID"]) == "A"  # the cache says what Deltek holds
+
+    allowed = MappingSettings(deactivate_vendors=True)
+    await send(handler, topics, inactive(226, allowed, coupa_version="2026-06-07T10:00:00Z"))
+    assert firm["Status"] == "I"
+    assert await cached_status(pool, firm["ClientID"]) == "I"
+
+
+async def test_a_firm_for_an_inactive_supplier_is_created_inactive(
+    make_handler: HandlerFactory, sim, topics: Topics
+):
+    command = inactive(227, MappingSettings())
+    await send(make_handler(), topics, command)
+    [firm] = firms_named(sim, command.name)
+    assert firm["Status"] == "I"
+
+
+async def test_fields_set_on_creation_only_are_never_changed_on_a_firm_after(
+    make_handler: HandlerFactory, sim, pool: Pool, topics: Topics
+):
+    create_only = VendorFields(name="create", remit_to="create", pay_terms="create").not_synced()
+    handler = make_handler()
+    command = vendor_command(228, field_writes=create_only)
+    await send(handler, topics, command)
+    [firm] = firms_named(sim, command.name)
+    store = sim.state.store
+    assert store.addresses[firm["ClientID"]][0]["City"] == "Seattle"
+    assert store.ve_accounting[firm["ClientID"]]["PayTerms"] == "Next"
+
+    await sim.set_faults()  # restart the counters
+    changed = command.model_copy(
+        update={
+            "coupa_version": "later",
+            "name": "Northwind Renamed",
+            "sort_name": "Northwind Renamed",
+            "remit_to": REMIT.model_copy(update={"city": "Denver"}),
+            "pay_terms": "PWP",
+            "req_1099": False,
+        }
+    )
+    await send(handler, topics, changed)
+    assert firm["Name"] == command.name
+    [address] = store.addresses[firm["ClientID"]]
+    assert address["City"] == "Seattle"
+    accounting = store.ve_accounting[firm["ClientID"]]
+    assert (accounting["PayTerms"], accounting["Req1099"]) == ("Next", "N")  # 1099 is synced
+    assert sim.faults.writes == 1
+
+
+async def test_a_firm_created_before_a_refusal_still_gets_its_creation_only_fields(
+    make_handler: HandlerFactory, sim, pool: Pool, topics: Topics
+):
+    """The firm is created, then Deltek refuses its remit-to: the next version finds the firm
+    through the ledger and writes the remit-to, though it is written on creation only."""
+    handler = make_handler()
+    abroad = REMIT.model_copy(update={"country": "France"})
+    command = vendor_command(229, remit_to=abroad, field_writes={"remit_to": "create"})
+    await send(handler, topics, command)
+    assert (await ledger_row(pool, command))["state"] == "parked"
+    [firm] = firms_named(sim, command.name)
+    assert sim.state.store.addresses[firm["ClientID"]] == []
+
+    await send(
+        handler, topics, command.model_copy(update={"coupa_version": "l", "remit_to": REMIT})
+    )
+    assert len(firms_named(sim, command.name)) == 1
+    [address] = sim.state.store.addresses[firm["ClientID"]]
+    assert (address["Country"], address["Payment"]) == ("United States", "true")
+    row = await ledger_row(pool, command)
+    assert (row["state"], row["client_id"], row["vendor"]) == (
+        "posted", firm["ClientID"], firm["Vendor"],
+    )  # fmt: skip
+
+
+async def test_preview_mode_records_exactly_the_writes_the_live_run_then_makes(
+    make_handler: HandlerFactory, sim, pool: Pool, topics: Topics, connections
+):
+    store = sim.state.store
+    seeded = next(f for f in store.firms.values() if f["VendorInd"] == "Y" and f["Status"] == "A")
+    command = inactive(
+        230,
+        MappingSettings(vendor_fields=VendorFields(name="create")),
+        tax_id=seeded["FedID"],
+        name="Renamed In Coupa",
+        sort_name="Renamed In Coupa",
+        pay_terms="PWP",
+        pay_terms_description="Pay when paid",
+    )
+    connections.mode = "preview"
+    await send(make_handler(), topics, command)
+    details = await pool.fetchval(
+        "SELECT details FROM audit_events WHERE record_key = $1 AND event = 'would_sync'",
+        command.record_key,
+    )
+    planned = {(c["part"], c["name"]): c["from_coupa"] for c in details["changes"]}
+    assert ("firm", "Name") not in planned and ("firm", "Status") not in planned
+    assert planned[("vendor accounting", "PayTerms")] == "PWP"
+    assert seeded["Name"] != "Renamed In Coupa" and seeded["Status"] == "A"
+
+    connections.mode = "live"
+    await send(make_handler(), topics, command)
+    accounting = store.ve_accounting[seeded["ClientID"]]
+    [remit] = [a for a in store.addresses[seeded["ClientID"]] if a["Address"] == "Remit"]
+    parts = {"firm": seeded, "remit-to": remit, "vendor accounting": accounting}
+    assert {(part, key): str(parts[part][key]) for part, key in planned} == planned
+    assert seeded["Name"] != "Renamed In Coupa" and seeded["Status"] == "A"

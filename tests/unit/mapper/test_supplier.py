@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 import copy
-from typing import Any
+from typing import Any, get_args
+
+import pytest
+import yaml
 
 from services.mapper.rules.outcome import Parked
 from services.mapper.rules.supplier import build_upsert_vendor, tin_type
-from shared.connection_settings import ConnectionSettings, MappingSettings
+from shared.connection_settings import (
+    ConnectionSettings,
+    MappingSettings,
+    VendorField,
+    VendorFields,
+)
+from shared.connections.file import ConnectionFileError, parse_connections
 from shared.messages import UpsertVendor
 
 # coupa-api.md §9.4, trimmed to what vendor sync reads.
@@ -87,10 +96,61 @@ def test_a_supplier_without_a_term_leaves_the_firms_terms_to_deltek():
     assert isinstance(command, UpsertVendor) and command.pay_terms is None
 
 
-def test_inactive_and_draft_suppliers_make_inactive_firms():
+def test_inactive_and_draft_suppliers_make_inactive_firms_but_deactivate_none_by_default():
     for status in ("inactive", "draft"):
         command = build({**SUPPLIER, "status": status})
         assert isinstance(command, UpsertVendor) and not command.active
+        assert command.field_writes == {"status": "create"}  # a new firm only
+        allowed = build({**SUPPLIER, "status": status}, deactivate_vendors=True)
+        assert isinstance(allowed, UpsertVendor) and allowed.field_writes == {}
+    left = build({**SUPPLIER, "status": "inactive"}, vendor_fields={"status": "never"})
+    assert isinstance(left, UpsertVendor) and left.field_writes == {"status": "never"}
+
+
+def test_default_settings_keep_every_field_in_sync_and_earlier_content_hashes():
+    command = build()
+    assert isinstance(command, UpsertVendor) and command.field_writes == {}
+    assert "field_writes" not in command.model_dump(exclude_defaults=True)
+
+
+def test_the_fields_not_kept_in_sync_travel_with_the_command():
+    fields = {"name": "create", "pay_terms": "create", "tax_id": "never"}
+    command = build(vendor_fields=fields)
+    assert isinstance(command, UpsertVendor) and command.field_writes == fields
+    assert command.tax_id == "91-1234567"  # never written, still used to find the firm
+    assert command.pay_terms == "Date"
+
+
+def test_a_field_never_written_is_not_read_so_it_cannot_park_the_supplier():
+    supplier = copy.deepcopy(SUPPLIER)
+    supplier["remit-to-addresses"][1]["country"] = {"code": "ZZ"}
+    del supplier["payment-term"]["days-for-net-payment"]
+    fields = {"remit_to": "never", "pay_terms": "never", "form_1099": "never"}
+    command = build(supplier, vendor_fields=fields, vendor_1099_field="form-1099")
+    assert isinstance(command, UpsertVendor)
+    assert (command.remit_to, command.pay_terms, command.req_1099) == (None, None, None)
+
+
+@pytest.mark.parametrize(
+    ("fields", "problem"),
+    [
+        ({"colour": "sync"}, "unknown key 'mapping.vendor_fields.colour'; allowed here: name, "),
+        ({"name": "never"}, "mapping.vendor_fields.name: Input should be 'sync' or 'create'"),
+        ({"pay_terms": "always"}, "mapping.vendor_fields.pay_terms: Input should be 'sync', "),
+    ],
+)
+def test_the_connections_file_refuses_unknown_vendor_fields_naming_the_key(fields, problem):
+    entry = {
+        "name": "acme",
+        "coupa": {"base_url": "https://acme.coupahost.com", "client_id": "c", "client_secret": "s"},
+        "deltek": {"base_url": "https://acme.deltek.com/api", "database": "D", "username": "u",
+                   "client_id": "c", "password": "p", "client_secret": "s"},
+        "mapping": {"create_vendors": True, "vendor_fields": fields},
+    }  # fmt: skip
+    with pytest.raises(ConnectionFileError) as refused:
+        parse_connections(yaml.safe_dump({"connections": [entry]}), "connections.yaml")
+    assert [p for p in refused.value.problems if problem in p], refused.value.problems
+    assert set(VendorFields.model_fields) == set(get_args(VendorField))
 
 
 def test_an_unknown_country_code_parks_with_a_clear_reason():

@@ -6,7 +6,7 @@ import pytest
 
 from services.mapper.rules.outcome import Mapped, Parked
 from services.mapper.rules.resolve import map_invoice
-from services.mapper.rules.vendor import resolve_vendor
+from services.mapper.rules.vendor import INACTIVE_VENDOR, resolve_vendor
 from shared.reference.view import Vendor
 from tests.unit.mapper.builders import (
     NORTHWIND,
@@ -82,8 +82,15 @@ def test_an_inactive_vendor_or_a_firm_without_vendor_number_parks():
         "Deltek vendor OLD0001 (Retired Vendor Inc.) for Coupa supplier V-00217 "
         "(Northwind Survey Services LLC) is inactive"
     )
+    # Its own kind: the supplier has a vendor, to reactivate, where "supplier" lacks one.
+    assert problem.waiting_for == {
+        "kind": INACTIVE_VENDOR,
+        "coupa_value": "217",
+        "label": "Coupa supplier V-00217 (Northwind Survey Services LLC)",
+    }
     problem = vendor_of(maps={"supplier": {"217": "c5"}})
     assert "is not set up as a vendor (no vendor number)" in problem.reason
+    assert problem.waiting_for is not None and problem.waiting_for["kind"] == "supplier"
 
 
 def test_no_vendor_at_all_parks_waiting_for_the_supplier():
