@@ -21,7 +21,8 @@ each Deltek write (``hold``), so a poster that stalled past its lease never writ
 a later command whose hash differs, for a job Deltek already holds, is a change after posting.
 
 Vendor jobs (one per Coupa supplier) use the same rows without batch and voucher: they carry
-the firm's ``client_id`` and ``vendor`` number instead, and a ``posted`` one is claimed again
+the firm's ``client_id`` (from the moment the firm is created) and ``vendor`` number (once the
+first sync finished) instead, and a ``posted`` one is claimed again
 (``reopen_changed``) when a command with another content hash arrives, since a supplier that
 changed in Coupa must change its firm, where an invoice that changed must never be re-booked.
 """
