@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import copy
-import statistics
 import time
 from typing import Any
 
 import aiohttp
 import orjson
 
+from bench.stats import median, percentile
 from devstack.supervisor import SIM_CONNECTION, Stack
 from shared.coupa.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
 
@@ -82,15 +82,9 @@ async def flat_out(stack: Stack, requests: int, concurrency: int, first_id: int)
         return latencies
 
 
-def percentile(values: list[float], share: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
-
-
-def report(label: str, runs: list[list[float]]) -> str:
-    p50 = statistics.median(percentile(run, 0.50) for run in runs) * 1000
-    p99 = statistics.median(percentile(run, 0.99) for run in runs) * 1000
-    return (
-        f"callouts, {label}: {len(runs)} runs x {len(runs[0])} signed pushes: "
-        f"median p50 {p50:.1f} ms, median p99 {p99:.1f} ms"
-    )
+def figures(runs: list[list[float]]) -> dict[str, float]:
+    """The median over runs of each run's p50 and p99, in milliseconds."""
+    return {
+        "p50_ms": median([percentile(run, 0.50) for run in runs]) * 1000,
+        "p99_ms": median([percentile(run, 0.99) for run in runs]) * 1000,
+    }

@@ -28,6 +28,14 @@ async def create_invoice(http: aiohttp.ClientSession, coupa: str, **fields: Any)
     return invoice
 
 
+async def create_purchase_order(http: aiohttp.ClientSession, coupa: str) -> dict[str, Any]:
+    """A new issued purchase order in the Coupa simulator; invoices cite it by ``po_id``."""
+    async with http.post(f"{coupa}/_admin/purchase_orders") as created:
+        created.raise_for_status()
+        order: dict[str, Any] = await created.json()
+    return order
+
+
 async def approve(
     http: aiohttp.ClientSession, coupa: str, invoice_id: int, *, callout: bool = True
 ) -> Invoice:

@@ -30,7 +30,7 @@ from services.cli.migrate_cmd import apply as apply_migrations
 from shared.db.pool import init_connection
 from shared.embedded.broker import EmbeddedBroker
 from shared.embedded.postgres import EmbeddedPostgres
-from shared.embedded.process import spawn
+from shared.embedded.process import free_port, spawn
 from shared.endpoints import (
     DEFAULT_BROKER_PORT,
     DEFAULT_POSTGRES_PORT,
@@ -230,12 +230,15 @@ class Stack:
                 children.append(
                     Child(name, "simulator", port, argv, base_env, log, "/_admin/faults")
                 )
-        services = {
-            "ingest": args.ingest_port,
-            "mapper": args.mapper_port,
-            "poster": args.poster_port,
-        }
-        for name, port in services.items():
+        services = [
+            ("ingest", "ingest", args.ingest_port),
+            ("mapper", "mapper", args.mapper_port),
+            ("poster", "poster", args.poster_port),
+        ]
+        # ``args.posters`` > 1 (the benchmarks) adds posters to the same consumer group.
+        posters = getattr(args, "posters", 1)
+        services += [(f"poster-{n}", "poster", free_port()) for n in range(2, posters + 1)]
+        for name, command, port in services:
             env = {
                 **base_env,
                 "CONNECTOR_DATABASE_URL": self.endpoints.database_url,
@@ -243,7 +246,7 @@ class Stack:
                 "CONNECTOR_HTTP_PORT": str(port),
             }
             log = self.logs / f"{name}.log"
-            children.append(Child(name, "service", port, [*cli, name], env, log, "/healthz"))
+            children.append(Child(name, "service", port, [*cli, command], env, log, "/healthz"))
         return children
 
     def _wait_healthy(self, timeout: float) -> None:

@@ -37,6 +37,11 @@ async def create_invoice(request: web.Request) -> web.Response:
     return _json(record, status=201)
 
 
+async def create_purchase_order(request: web.Request) -> web.Response:
+    """A new issued purchase order; ``POST /_admin/invoices`` with its ``po_id`` bills it."""
+    return _json(request.app[STORE_KEY].create_purchase_order(), status=201)
+
+
 async def approve_invoice(request: web.Request) -> web.Response:
     """Approve as a Coupa approver would; fires the invoice Call Out unless ``?callout=false``."""
     callout = request.query.get("callout", "true").lower() != "false"
@@ -89,6 +94,7 @@ async def admin_errors(request: web.Request, handler: Handler) -> web.StreamResp
 def add_admin_routes(app: web.Application) -> None:
     app.router.add_post("/_admin/invoices", create_invoice)
     app.router.add_post("/_admin/invoices/{id}/approve", approve_invoice)
+    app.router.add_post("/_admin/purchase_orders", create_purchase_order)
     app.router.add_post("/_admin/suppliers", create_supplier)
     app.router.add_patch("/_admin/suppliers/{id}", change_supplier)
     app.router.add_post("/_admin/tokens/expire", expire_tokens)

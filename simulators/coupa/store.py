@@ -93,6 +93,14 @@ class CoupaStore:
             self._emit("invoices", record)
         return record
 
+    def create_purchase_order(self) -> Record:
+        """A new issued purchase order built like the seeded ones (random supplier, 1-8 lines),
+        stamped now, for invoices made later to cite (benchmarks, demos)."""
+        record = self.seeder.purchase_order()
+        record["status"] = "issued"
+        record["created-at"] = record["updated-at"] = self.now()
+        return record
+
     def approve_invoice(self, invoice_id: int, *, callout: bool = True) -> Record:
         """What an approver's click does: status ``approved``, a new ``updated-at``, a Call Out.
 
