@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from functools import reduce
 from typing import Any
 
+from shared.coupa.models import coupa_version
 from shared.db.pool import Connection
 from shared.kafka.envelope import Coordinates, Envelope
 
@@ -36,11 +38,10 @@ async def append_audit(
     )
 
 
-def coupa_version(payload: dict[str, Any], kind: str) -> str:
+def event_version(payload: dict[str, Any], kind: str) -> str:
     """Coupa's ``updated-at`` of the object an event carries (``{"invoice": {...}, ...}``)."""
     body = payload.get(kind)
-    source = body if isinstance(body, dict) else payload
-    return str(source.get("updated-at") or source.get("updated_at") or "")
+    return coupa_version(body if isinstance(body, dict) else payload)
 
 
 def is_newer(version: str, than: str) -> bool:
@@ -53,6 +54,11 @@ def is_newer(version: str, than: str) -> bool:
     if (a.tzinfo is None) != (b.tzinfo is None):
         return version > than
     return a > b
+
+
+def newest(versions: list[str]) -> str:
+    """The newest of several versions by :func:`is_newer`."""
+    return reduce(lambda a, b: b if is_newer(b, a) else a, versions)
 
 
 def _parse_key(key: str) -> tuple[str, str, str]:
@@ -69,7 +75,7 @@ async def record_received(
     so the story shows every delivery but the record exists once.
     """
     connection, kind, coupa_id = _parse_key(envelope.key)
-    version = coupa_version(envelope.payload, kind)
+    version = event_version(envelope.payload, kind)
     async with conn.transaction():
         record_id = await conn.fetchval(
             """INSERT INTO records (record_key, connection, kind, coupa_id, version, payload)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from shared.coupa.models import coupa_version
 from shared.db.pool import Connection
 
 Kind = Literal["invoice", "supplier"]
@@ -35,12 +36,12 @@ def identity(body: object) -> tuple[str, str]:
     if not isinstance(body, dict):
         raise NotACoupaObjectError("the body is not a JSON object")
     coupa_id = body.get("id")
-    version = body.get("updated-at") or body.get("updated_at")
+    stamp = body.get("updated-at") or body.get("updated_at")
     if not isinstance(coupa_id, int) or isinstance(coupa_id, bool) or coupa_id <= 0:
         raise NotACoupaObjectError("the object has no numeric 'id'")
-    if not isinstance(version, str) or not version:
+    if not isinstance(stamp, str) or not stamp:
         raise NotACoupaObjectError("the object has no 'updated-at'")
-    return str(coupa_id), version
+    return str(coupa_id), coupa_version(body)
 
 
 async def accept(

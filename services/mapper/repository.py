@@ -111,10 +111,11 @@ async def previewed(conn: Connection, connection: str, limit: int) -> list[int]:
 
 
 async def parked_waiting(conn: Connection, connection: str, limit: int) -> list[int]:
-    """Parked invoices of ``connection`` that wait for something that may appear, oldest first."""
+    """Parked records of ``connection`` that wait for something that may appear, oldest first:
+    invoices (a map, a vendor, a period...) and suppliers (a payment-term translation)."""
     rows = await conn.fetch(
         """SELECT id FROM records
-            WHERE connection = $1 AND state = 'parked' AND kind = 'invoice'
+            WHERE connection = $1 AND state = 'parked'
               AND jsonb_array_length(COALESCE(waiting_for, '[]'::jsonb)) > 0
             ORDER BY updated_at, id LIMIT $2""",
         connection,

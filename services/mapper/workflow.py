@@ -44,7 +44,7 @@ from shared.messages import (
     UpsertVendor,
     invoice_job_id,
 )
-from shared.records import is_newer, transition, versions
+from shared.records import is_newer, newest, transition, versions
 from shared.reference.cache import load_reference
 
 log = logging.getLogger(__name__)
@@ -120,7 +120,7 @@ async def _settle_open(
     others = [v for v in await versions(conn, record.record_key) if v.id != record.id]
     newer = [v.version for v in others if is_newer(v.version, record.version)]
     if newer:
-        await _move(conn, _at(record), "superseded", trigger, {"by_version": max(newer)})
+        await _move(conn, _at(record), "superseded", trigger, {"by_version": newest(newer)})
         return "superseded"
     for other in others:
         if other.state in _OPEN_STATES:
@@ -213,6 +213,8 @@ async def _map_supplier(
     settings = await deps.settings_for(record.connection)
     if settings is None:
         return Parked((f"There is no connection named {record.connection}",))
+    if not settings.mapping.create_vendors:  # turned off since the supplier parked
+        return Parked((f"Vendor sync is off for {record.connection} (mapping.create_vendors)",))
     built = build_upsert_vendor(supplier, settings, record.version)
     return built if isinstance(built, Parked) else Mapped(built)
 

@@ -7,7 +7,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import reduce
 from typing import Generic, Literal, Protocol, TypeVar
 
 from services.poster.metrics import PosterMetrics
@@ -22,7 +21,7 @@ from shared.kafka.producer import Publishes
 from shared.kafka.topics import Topics
 from shared.ledger import Claim, Refs
 from shared.messages import PostApInvoice, UpsertVendor
-from shared.records import is_newer, versions
+from shared.records import is_newer, newest, versions
 from shared.settings import PosterTuning
 
 SERVICE = "poster"
@@ -126,4 +125,4 @@ async def load_job(
         own.id if own else None,
         own.state if own else None,
     )
-    return job, reduce(lambda a, b: b if is_newer(b, a) else a, newer) if newer else None
+    return job, newest(newer) if newer else None

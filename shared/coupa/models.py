@@ -111,6 +111,13 @@ class UnreadableError(ValueError):
     """Coupa JSON of a shape, or with an amount, that cannot be read; names each such field."""
 
 
+def coupa_version(body: Mapping[str, Any]) -> str:
+    """A Coupa object's version: its ``updated-at`` as Coupa wrote it (the underscore spelling
+    is accepted too, coupa-api.md §3.2); "" when it has none. Ingest, records and the mapper
+    all name versions through this one function, so they always agree."""
+    return str(body.get("updated-at") or body.get("updated_at") or "")
+
+
 def _hyphen(name: str) -> str:
     return name.replace("_", "-")
 
@@ -239,7 +246,7 @@ class CoupaInvoiceHeader(CoupaModel):
     @property
     def version(self) -> str:
         """``updated-at`` exactly as Coupa wrote it, which is how records name a version."""
-        return str(self.raw.get("updated-at") or "")
+        return coupa_version(self.raw)
 
 
 class CoupaInvoice(CoupaInvoiceHeader):

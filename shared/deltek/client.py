@@ -80,6 +80,14 @@ def _accounting(values: VendorAccounting) -> dict[str, Any]:
     return {k: v for k, v in values.to_body().items() if not (k == "Company" and not v)}
 
 
+def _holds(row: LedgerRow, vendor: str, column: str, invoice: str) -> bool:
+    """Whether a ledger row is the vendor invoice asked for (Deltek may pad or trim text)."""
+    value = getattr(row, column, None) or (row.model_extra or {}).get(column)
+    return (row.Vendor or "").strip() == vendor.strip() and str(
+        value or ""
+    ).strip() == invoice.strip()
+
+
 def _not_found(exc: FatalError) -> bool:
     return exc.status == 404
 
@@ -337,16 +345,29 @@ class DeltekClient(SessionOwner):
         the tenant's vendor-invoice column (§3.C); a tenant without it raises
         ``FieldMissingError``, which is never "not posted"."""
         where = FilterHash().where("Vendor", vendor).where(column, invoice)
-        return [row async for row in self.iter_ap_ledger(where)]
+        rows = [row async for row in self.iter_ap_ledger(where)]
+        # Rows of other invoices mean the filter was not applied: that is no answer at all, and
+        # reading it as "posted" or "not posted" could lose or double-book an invoice.
+        if any(not _holds(row, vendor, column, invoice) for row in rows):
+            raise FieldMissingError(
+                f"PSALedger/AP answered rows of other invoices for a filter on Vendor and "
+                f"{column}: the filter on {column} was not applied",
+                status=200,
+                field=column,
+            )
+        return rows
 
     async def ledger_has_column(self, column: str) -> bool:
-        """Whether PSALedger/AP can be filtered on ``column``: one capped read that matches
-        nothing, answered with rows (the column exists) or "field does not exist"."""
+        """Whether PSALedger/AP can be filtered on ``column``: one capped read for a value no
+        invoice has, answered with no rows (it filters), rows (the filter was ignored) or
+        "field does not exist"."""
         params = [*FilterHash().where(column, _PROBE_VALUE).to_params(), ("q.maxrows", "1")]
         try:
-            await self._call("GET", f"{self.config.api}/PSALedger/AP", params=params)
+            answer = await self._call("GET", f"{self.config.api}/PSALedger/AP", params=params)
         except FieldMissingError as exc:
             if exc.field.lower() == column.lower():
                 return False
             raise
-        return True
+        # A row for a value no invoice has: the tenant ignored the filter, so the column
+        # cannot be used to find an invoice.
+        return not _rows(answer)

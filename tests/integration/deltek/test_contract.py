@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
@@ -308,3 +309,21 @@ async def test_a_tenant_that_nests_the_batch_answer_reads_the_same(start_sim: Si
     assert header is not None
     assert [m.Voucher for m in header.apMaster] == [m.Voucher for m in vouchers]
     assert vouchers[0].Voucher
+
+
+async def test_a_ledger_that_ignores_the_invoice_filter_is_no_answer(
+    start_sim: SimFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """§3.C: PSALedger ignores what it does not filter on. Rows of other invoices are neither
+    "posted" nor "not posted": the probe refuses the column and the look-up raises."""
+    sim = await start_sim(SimOptions(seed=SMALL_SEED))
+    posted = sim.state.store.ledger[0]
+
+    def ignoring(rows: list[Any], terms: list[Any], columns: Any = None) -> list[Any]:
+        return rows
+
+    monkeypatch.setattr("simulators.deltek.routes.apply_filter", ignoring)
+    async with sim.client() as vp:
+        assert not await vp.ledger_has_column("Invoice")
+        with pytest.raises(FieldMissingError, match="was not applied"):
+            await vp.find_posted_invoice(posted["Vendor"], posted["Invoice"], column="Invoice")

@@ -53,7 +53,9 @@ async def test_the_app_posts_commands_and_keeps_the_reference_cache(
         async def posted_and_cached() -> bool:
             ledger = await pool.fetchval("SELECT state FROM posting_ledger")
             kinds = await pool.fetchval("SELECT count(*) FROM reference_refreshes")
-            return ledger == "posted" and kinds == 4
+            # The job is counted just after its outcome is committed and published.
+            counted = 'outcome="created"} 1.0' in await (await client.get("/metrics")).text()
+            return ledger == "posted" and kinds == 4 and counted
 
         await eventually(posted_and_cached, within=20, what="posting and the first refresh")
         metrics = await (await client.get("/metrics")).text()

@@ -11,6 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import TypeAdapter
 
+from services.ingest.inbox import identity
 from shared.coupa.models import (
     Amount,
     CoupaInvoice,
@@ -22,6 +23,7 @@ from shared.coupa.models import (
     UnreadableError,
     Whole,
 )
+from shared.records import event_version
 
 PACIFIC = timezone(-timedelta(hours=8))
 numberish = st.sampled_from(["1e9999999", "-1e-9999999", "NaN", "-Infinity", "-0", "12.345"])
@@ -187,3 +189,16 @@ def test_an_invoice_reads_or_names_what_it_cannot_read_and_raises_nothing_else(v
     body = value if isinstance(value, dict) else {"currency": value, "invoice-lines": [line]}
     with contextlib.suppress(UnreadableError):
         CoupaInvoice.from_api(body)
+
+
+def test_every_reader_names_a_version_alike_in_either_spelling():
+    """coupa-api.md §3.2: ``updated_at`` works as well as ``updated-at``; ingest, the records and
+    the mapper's model must agree on the version, or a job looks superseded by itself."""
+    for key in ("updated-at", "updated_at"):
+        body = {"id": 7, key: "2026-01-02T00:00:00Z"}
+        versions = {
+            identity(body)[1],
+            event_version({"invoice": body}, "invoice"),
+            CoupaInvoiceHeader.from_api(body).version,
+        }
+        assert versions == {"2026-01-02T00:00:00Z"}
