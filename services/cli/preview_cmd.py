@@ -43,11 +43,17 @@ from shared.settings import Settings
 from shared.tenant_facts import LedgerInvoices
 
 
+def _moment(text: str) -> datetime:
+    """An ISO date or time; one without an offset is taken as UTC, one with keeps its instant."""
+    moment = datetime.fromisoformat(text)
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("name", help="the connection")
     parser.add_argument(
         "--since",
-        type=lambda text: datetime.fromisoformat(text).replace(tzinfo=UTC),
+        type=_moment,
         default=None,
         metavar="DATE",
         help="approved invoices changed since DATE (default: as far back as a new connection's "

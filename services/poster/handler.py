@@ -70,7 +70,9 @@ _REFUSED = {
 _MAX_LOOKUP_BACKOFF_SECONDS = 10.0
 # Deltek refusing a voucher because its vendor is inactive. Its wording is not documented (the
 # simulator says "Vendor 000056 is inactive."), so any refusal calling the vendor inactive.
-_INACTIVE = re.compile(r"\bvendor\b.*\binactive\b", re.IGNORECASE)
+# Deltek's wording is not documented; the simulator's is "Vendor X is inactive." Only a message
+# that says the vendor itself is inactive counts (not an inactive account on its voucher).
+_INACTIVE = re.compile(r"^\s*vendor\s+\S+\s+is\s+inactive\b", re.IGNORECASE)
 
 
 class PostHandler:
