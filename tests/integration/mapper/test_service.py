@@ -16,7 +16,7 @@ from shared.db.pool import create_pool
 from shared.endpoints import Endpoints
 from shared.kafka.envelope import Envelope
 from shared.kafka.producer import Publisher
-from shared.messages import PostApInvoice
+from shared.messages import SUPPLIER_CHANGED, PostApInvoice, SupplierChanged
 from shared.settings import MapperTuning, Settings
 from tests.integration.mapper.conftest import STRANGER, invoice_envelope, seed
 from tests.support import eventually, read_topic
@@ -134,3 +134,38 @@ async def test_the_periodic_sweep_resumes_parked_invoices_without_a_notification
         events = await conn.fetch("SELECT event FROM audit_events ORDER BY id")
     # Sweeps while it still waited added nothing; going on is one "resumed" event.
     assert [e["event"] for e in events] == ["received", "parked", "resumed"]
+
+
+async def test_a_supplier_parked_for_its_payment_term_goes_on_once_the_term_is_mapped(
+    db_url, kafka_bootstrap, topics, kafka_tuning, consumer_tuning
+):
+    """deltek-api.md §3.D: a Coupa term Deltek cannot take parks the supplier; once the
+    connection's mapping.pay_terms names it, the sweep sends the vendor on by itself."""
+    supplier = {
+        "id": 217, "updated-at": "2025-02-20T10:30:00-08:00", "number": "V-00217",
+        "name": "Northwind Survey Services LLC", "status": "active",
+        "payment-term": {"id": 9, "code": "EOM"},
+    }  # fmt: skip
+    envelope = Envelope(
+        schema=SUPPLIER_CHANGED,
+        connection="acme",
+        key="acme:supplier:217",
+        source="webhook",
+        payload=SupplierChanged(supplier=supplier).model_dump(mode="json"),
+    )
+    vendors_on = """UPDATE connections SET settings = jsonb_set(settings,
+                    '{mapping,create_vendors}', 'true'::jsonb) WHERE name = 'acme'"""
+    term_mapped = """UPDATE connections SET settings = jsonb_set(settings,
+                     '{mapping,pay_terms}', '{"EOM": "Next"}'::jsonb) WHERE name = 'acme'"""
+    async with mapper(
+        db_url, kafka_bootstrap, topics, kafka_tuning, consumer_tuning, sweep=0.5
+    ) as (_, publisher):
+        async with connected(db_url) as conn:
+            await conn.execute(vendors_on)
+        await publisher.publish(topics.coupa_suppliers, envelope)
+        await eventually(lambda: _is(db_url, envelope.key, "parked"), what="parking")
+        async with connected(db_url) as conn:
+            reason = await conn.fetchval("SELECT parked_reason FROM records")
+            await conn.execute(term_mapped)
+        assert "'EOM'" in reason and "mapping.pay_terms" in reason
+        await eventually(lambda: _is(db_url, envelope.key, "mapped"), within=10, what="sweep")
