@@ -50,6 +50,11 @@ class LedgerInvoices:
         self._column = fixed
         self._tenant = f"{client.config.api}#{client.config.database}"
 
+    @property
+    def column(self) -> str | None:
+        """The column the last look-up used (None before the first)."""
+        return self._column
+
     async def _which_column(self) -> str:
         """The setting, else the stored fact, else what the tenant answers (then stored)."""
         if self._column is None:

@@ -24,7 +24,6 @@ from aiohttp import hdrs
 from shared.connections.findings import Finding, skipped
 from shared.connections.model import Connection
 from shared.connections.tenant import (
-    LedgerWitness,
     assumptions,
     probe_bank_code,
     probe_ledger_column,
@@ -205,7 +204,7 @@ async def check_deltek(connection: Connection, db: Pool | DbConnection) -> list[
     code and the ledger's invoice column."""
     deltek = connection.settings.deltek
     config = connection.deltek_config(**DELTEK_TUNING)
-    async with LedgerWitness(config, retry=DELTEK_RETRY) as vp:
+    async with DeltekClient(config, retry=DELTEK_RETRY) as vp:
         token = await _deltek_token(vp)
         if token.status != "OK":
             return [token, *(skipped(check) for check in DELTEK_READS)]

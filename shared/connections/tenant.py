@@ -21,7 +21,7 @@ from datetime import date
 from shared.connection_settings import DeltekPostingSettings, MappingSettings
 from shared.connections.findings import Finding, skipped
 from shared.db.pool import Connection, Pool
-from shared.deltek import DeltekClient, FieldMissingError, LedgerRow, NeedsAttentionError
+from shared.deltek import DeltekClient, FieldMissingError, NeedsAttentionError
 from shared.deltek.keys import voucher_number
 from shared.http import HttpError
 from shared.reference.cache import Row, reference_from_rows
@@ -32,20 +32,6 @@ from shared.tenant_facts import LedgerInvoices
 _NOBODY = "~connector connections test~"
 _AP_SETTINGS = "Settings > Cash Management > Accounts Payable"
 _TRANSACTION_SETTINGS = "Settings > Accounting > Transactions"
-
-
-class LedgerWitness(DeltekClient):
-    """The Deltek client of a diagnosis, noting the PSALedger/AP column of its last invoice
-    look-up: ``LedgerInvoices`` picks it (the setting, the stored fact, or found out and then
-    stored) without saying which, and the report has to name it."""
-
-    ledger_column: str | None = None
-
-    async def find_posted_invoice(
-        self, vendor: str, invoice: str, *, column: str
-    ) -> list[LedgerRow]:
-        self.ledger_column = column
-        return await super().find_posted_invoice(vendor, invoice, column=column)
 
 
 # -- checked -----------------------------------------------------------------------------------
@@ -144,14 +130,15 @@ async def probe_bank_code(vp: DeltekClient, code: str | None) -> Finding:
 
 
 async def probe_ledger_column(
-    vp: LedgerWitness, db: Pool | Connection, connection: str, fixed: str | None
+    vp: DeltekClient, db: Pool | Connection, connection: str, fixed: str | None
 ) -> Finding:
     """The poster's own look-up of a posted invoice, for an invoice nobody has: it uses the
     setting, else the stored column, else finds the column out and stores it; a column the
     tenant lacks latches ``vp`` as needing attention, so this probe has to come last."""
     check = "Ledger column"
     try:
-        await LedgerInvoices(db, vp, connection, fixed=fixed).find_posted_invoice(_NOBODY, _NOBODY)
+        ledger = LedgerInvoices(db, vp, connection, fixed=fixed)
+        await ledger.find_posted_invoice(_NOBODY, _NOBODY)
     except NeedsAttentionError as exc:
         return Finding(check, "PROBLEM", str(exc), _ledger_hint(fixed, exc))
     except HttpError as exc:
@@ -161,7 +148,7 @@ async def probe_ledger_column(
             f"looking up posted invoices in the AP ledger (PSALedger/AP) failed: {exc}",
             "give the API user's role access to posted AP transactions",
         )
-    column = vp.ledger_column
+    column = ledger.column
     if fixed:
         return Finding(
             check,
