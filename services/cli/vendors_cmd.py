@@ -27,7 +27,13 @@ from rich.text import Text
 
 from services.cli.connections_cmd import run_guarded, say
 from services.cli.db_cmd import database
-from services.cli.preview.plan import VendorPlan, plan_vendors, read_reference, read_suppliers
+from services.cli.preview.plan import (
+    Plan,
+    VendorPlan,
+    plan_vendors,
+    read_reference,
+    read_suppliers,
+)
 from services.ingest.inbox import accept
 from shared.connections.model import Connection
 from shared.connections.store import load_connection
@@ -140,9 +146,7 @@ async def dry_run(name: str, settings: Settings) -> int:
 
 
 def _summary(plans: Sequence[VendorPlan]) -> str:
-    def count(verdict: str) -> int:
-        return sum(1 for vendor in plans if vendor.verdict == verdict)
-
+    count = Plan(vendors=list(plans)).vendors_to
     return (
         f"vendors sync --dry-run: {count('create')} would be created, {count('update')} updated, "
         f"{count('unchanged')} unchanged, {count('park')} parked"

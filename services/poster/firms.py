@@ -83,6 +83,11 @@ def decide(found: list[tuple[str, list[Candidate]]]) -> tuple[str, Candidate] | 
     return None
 
 
+def supplier_label(command: UpsertVendor) -> str:
+    """How a clerk knows the supplier in a reason: its Coupa number (else id) and name."""
+    return f"Coupa supplier {command.coupa_number or command.coupa_id} ({command.name})"
+
+
 def mapped_vendor(ref: Reference, command: UpsertVendor) -> str | None:
     """The Deltek value the supplier map names for this supplier (by Coupa id or number)."""
     return ref.mapped("supplier", str(command.coupa_id), command.coupa_number)

@@ -171,19 +171,19 @@ class Reporter:
             "would": "enter the voucher" if found is None else "post the batch",
             "request": body.model_dump(mode="json", exclude_none=True),
         }
-        async with self.deps.pool.acquire() as conn, conn.transaction():
-            await ledger.record_step(conn, job.job_id, "previewed")
-            await self.move(conn, job, "previewed", "would_post", details)
-        self.deps.metrics.jobs.labels(job.connection, "previewed").inc()
+        await self._previewed(job, "would_post", details)
 
     async def would_sync(
         self, job: Job[UpsertVendor], action: str, changes: Sequence[FieldChange]
     ) -> None:
         """Preview mode: the vendor firm writes that would be made, field by field."""
         details = {"would": f"{action} the vendor firm", "changes": [asdict(c) for c in changes]}
+        await self._previewed(job, "would_sync", details)
+
+    async def _previewed(self, job: Job[Command], event: str, details: dict[str, Any]) -> None:
         async with self.deps.pool.acquire() as conn, conn.transaction():
             await ledger.record_step(conn, job.job_id, "previewed")
-            await self.move(conn, job, "previewed", "would_sync", details)
+            await self.move(conn, job, "previewed", event, details)
         self.deps.metrics.jobs.labels(job.connection, "previewed").inc()
 
     async def superseded(self, conn: Connection, job: Job[Command], newer: str) -> None:

@@ -114,7 +114,7 @@ class VendorSync:
         client = await self.deps.connections.client_for(job.connection)
         found = await self._find(client, command, claim.entry.client_id)
         if isinstance(found, Conflict):
-            raise FirmConflictError(found.reason(_label(command)))
+            raise FirmConflictError(found.reason(firms.supplier_label(command)))
         # The firm this job created on an earlier attempt that did not finish: the ledger holds
         # its ClientID, and a vendor number only once a sync of this job finished.
         creating = found is None or (found[0] == "ledger" and claim.entry.vendor is None)
@@ -252,10 +252,6 @@ class VendorSync:
         )
         await self.report.publish(job, VENDOR_UPSERTED, result)
         self.deps.metrics.jobs.labels(job.connection, f"vendor_{outcome}").inc()
-
-
-def _label(command: UpsertVendor) -> str:
-    return f"Coupa supplier {command.coupa_number or command.coupa_id} ({command.name})"
 
 
 def _client_id(firm: Firm) -> str:

@@ -27,6 +27,7 @@ from services.poster.vendor_plan import FieldChange, changes_to, creation
 from services.poster.voucher import VoucherError, build_batch
 from shared.connection_settings import ConnectionSettings
 from shared.coupa import CoupaClient
+from shared.coupa.models import coupa_version
 from shared.coupa.orders import cited_purchase_orders
 from shared.deltek import DeltekClient
 from shared.http import Backoff
@@ -173,7 +174,7 @@ async def plan_vendors(
     or park. The reference view is read from Deltek just now, so its rules are the live ones."""
     plans: list[VendorPlan] = []
     for coupa_id, raw in suppliers.items():
-        built = build_upsert_vendor(raw, settings, str(raw.get("updated-at") or ""))
+        built = build_upsert_vendor(raw, settings, coupa_version(raw))
         if isinstance(built, Parked):
             plans.append(VendorPlan(coupa_id, _label(raw), "park", reasons=built.reasons))
             continue
@@ -189,9 +190,10 @@ async def _plan_vendor(
     deltek: DeltekClient, ref: Reference, coupa_id: str, command: UpsertVendor
 ) -> VendorPlan:
     label = f"{command.coupa_number or command.coupa_id} {command.name}"
-    decided = firms.decide(firms.cached_candidates(ref, command))
+    decided = firms.decide(firms.cached_candidates(ref, command))  # the same rules as the sync
     if isinstance(decided, Conflict):
-        return VendorPlan(coupa_id, label, "park", reasons=(decided.reason(label),))
+        reason = decided.reason(firms.supplier_label(command))  # the words the sync parks with
+        return VendorPlan(coupa_id, label, "park", reasons=(reason,))
     firm = None if decided is None else await deltek.get_firm(decided[1].client_id)
     if firm is None:
         return VendorPlan(coupa_id, label, "create", changes=creation(command))
