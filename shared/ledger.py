@@ -13,7 +13,7 @@ States (``posting_ledger.state``)::
 again once no live lease covers it. The lease is taken with the database clock, so posters on
 hosts with skewed clocks still agree; it is released when a handling ends, and otherwise
 expires after ``lease_seconds``. A poster also holds the job's advisory lock while it works
-(``job_lock``); a crashed poster's lock goes with its database session, so the next poster takes
+(``JobLocks``); a crashed poster's lock goes with its database session, so the next poster takes
 the job over at once instead of waiting for the lease. A holder re-checks its lease right before
 each Deltek write (``hold``), so a poster that stalled past its lease never writes.
 
@@ -29,6 +29,8 @@ changed in Coupa must change its firm, where an invoice that changed must never 
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -36,8 +38,12 @@ from datetime import datetime
 from typing import Any, Literal
 
 import asyncpg
+from asyncpg.pool import PoolConnectionProxy
 
 from shared.db.pool import Connection, Pool
+from shared.outages import OUTAGES
+
+log = logging.getLogger(__name__)
 
 Action = Literal["proceed", "busy", "already_posted", "changed_after_post"]
 # States in which a voucher for the job is (or may be) in Deltek: a new version must not book.
@@ -137,22 +143,105 @@ RETURNING l.*, (xmax = 0) AS fresh
 """
 
 
-@asynccontextmanager
-async def job_lock(pool: Pool, job_id: str) -> AsyncIterator[bool]:
-    """Hold the job's advisory lock for a whole handling; yields False if another poster has it.
+class JobLocks:
+    """The job advisory locks of one poster, all held on one database session of its own.
 
-    The lock lives on a database session, which dies with its process: a poster killed
-    mid-job frees the job at once, where its lease would block every other poster until it
-    expired. Holding the lock is therefore proof enough to take over a live lease.
+    A session-level advisory lock dies with its session, so a poster killed mid-job frees its
+    jobs at once, where its lease would block every other poster until it expired. Holding
+    that proof is therefore enough to take over a live lease (``claim(locked=True)``). One
+    session can hold any number of locks, so a poster with many jobs in flight borrows one
+    pooled connection for all of them (a connection per job would drain the pool and
+    deadlock handlers that need a second one), and gives it back whenever it holds none.
+    Postgres lets a session take a lock it already holds, so jobs held in this process are
+    also kept in a set: the same job twice in one poster is "busy" like in another poster.
     """
-    key = f"connector-job:{job_id}"
-    async with pool.acquire() as conn:
-        got = bool(await conn.fetchval("SELECT pg_try_advisory_lock(hashtextextended($1, 0))", key))
+
+    def __init__(self, pool: Pool) -> None:
+        self._pool = pool
+        self._session: PoolConnectionProxy[asyncpg.Record] | None = None
+        self._held: set[str] = set()
+        self._mutex = asyncio.Lock()
+
+    @asynccontextmanager
+    async def holding(self, job_id: str) -> AsyncIterator[bool]:
+        """Hold the job's lock for a whole handling; yields False if anyone else has it."""
+        got = await self._take(job_id)
         try:
             yield got
         finally:
             if got:
-                await conn.execute("SELECT pg_advisory_unlock(hashtextextended($1, 0))", key)
+                await self._give_back(job_id)
+
+    async def _take(self, job_id: str) -> bool:
+        async with self._mutex:
+            if job_id in self._held:
+                return False
+            if self._session is not None and _lost(self._session):
+                await self._release_if_idle(broken=True)
+            if self._session is None:
+                self._session = await self._pool.acquire()
+            session = self._session
+            try:
+                got = bool(await session.fetchval(_TRY_LOCK, _lock_key(job_id)))
+            except BaseException as exc:
+                await self._release_if_idle(broken=_broken(session, exc))
+                raise
+            if got:
+                self._held.add(job_id)
+            else:
+                await self._release_if_idle()
+            return got
+
+    async def _give_back(self, job_id: str) -> None:
+        async with self._mutex:
+            self._held.discard(job_id)
+            session = self._session
+            if session is None or _lost(session):
+                # The session died (its locks with it); nothing left to unlock.
+                await self._release_if_idle(broken=True)
+                return
+            try:
+                await session.execute(_UNLOCK, _lock_key(job_id))
+            except Exception as exc:
+                # The handling is over either way; a session that cannot unlock is not trusted
+                # with locks again (the pool resets a returned one: pg_advisory_unlock_all).
+                log.warning("job lock not released cleanly", extra={"error": repr(exc)})
+                await self._release_if_idle(broken=True)
+                return
+            await self._release_if_idle()
+
+    async def _release_if_idle(self, *, broken: bool = False) -> None:
+        """Give the session back when no job is held on it, or at once when it is broken
+        (every lock on it is gone then; ``hold`` re-checks each lease before a write)."""
+        if self._session is None or (self._held and not broken):
+            return
+        session, self._session = self._session, None
+        if broken:
+            self._held.clear()
+        try:
+            await self._pool.release(session)
+        except Exception as exc:  # the pool terminates a connection it cannot reset
+            log.info("job lock session dropped", extra={"error": repr(exc)})
+
+
+def _broken(session: PoolConnectionProxy[asyncpg.Record], exc: BaseException) -> bool:
+    return isinstance(exc, OUTAGES) or _lost(session)
+
+
+def _lost(session: PoolConnectionProxy[asyncpg.Record]) -> bool:
+    """Whether the session died (asyncpg detaches a proxy whose connection was lost)."""
+    try:
+        return session.is_closed()
+    except asyncpg.InterfaceError:
+        return True
+
+
+_TRY_LOCK = "SELECT pg_try_advisory_lock(hashtextextended($1, 0))"
+_UNLOCK = "SELECT pg_advisory_unlock(hashtextextended($1, 0))"
+
+
+def _lock_key(job_id: str) -> str:
+    return f"connector-job:{job_id}"
 
 
 async def claim(
@@ -171,7 +260,7 @@ async def claim(
 ) -> Claim:
     """Take the job's lease in one statement, or say why not (``refusal``).
 
-    ``locked``: the caller holds the job's lock (``job_lock``), so a live lease is a dead
+    ``locked``: the caller holds the job's lock (``JobLocks``), so a live lease is a dead
     poster's and may be taken over. ``reopen_changed``: a posted job is taken again when the
     content hash differs (vendor jobs).
     """

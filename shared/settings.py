@@ -26,8 +26,12 @@ class KafkaTuning(BaseModel):
 
 
 class ConsumerTuning(BaseModel):
-    """How the consumer loop treats a message whose handler keeps failing."""
+    """How many messages a consumer handles at once, and how it treats one that keeps failing."""
 
+    # Across all assigned partitions; one record's events still run one after another.
+    max_in_flight: int = Field(default=64, ge=1)
+    # On a rebalance or stop, how long in-flight work may take to finish before it is given up.
+    drain_seconds: float = Field(default=20.0, ge=0)
     max_attempts: int = Field(default=5, ge=1)
     backoff_initial_seconds: float = 0.2
     backoff_max_seconds: float = 30.0

@@ -54,6 +54,11 @@ class PosterDeps:
     tuning: PosterTuning = field(default_factory=PosterTuning)
     clock: Callable[[], datetime] = utc_now
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+    # Built from ``pool``: one set of job locks per handler, as per poster process.
+    locks: ledger.JobLocks = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "locks", ledger.JobLocks(self.pool))
 
 
 @dataclass(frozen=True)
@@ -82,9 +87,9 @@ class Job(Generic[C]):
 
 @asynccontextmanager
 async def holding(deps: PosterDeps, job_id: str) -> AsyncIterator[None]:
-    """The job's advisory lock for the whole handling (``ledger.job_lock``); while another
-    poster has it, the message waits and is retried."""
-    async with ledger.job_lock(deps.pool, job_id) as locked:
+    """The job's advisory lock for the whole handling (``ledger.JobLocks``); while another
+    poster (or another message in this one) has it, the message waits and is retried."""
+    async with deps.locks.holding(job_id) as locked:
         if not locked:
             raise TransientError(f"job {job_id} is in another poster's hands")
         yield

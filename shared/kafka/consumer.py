@@ -1,50 +1,54 @@
-"""The consumer loop: decode, hand to a handler, commit only after the handler finished.
+"""The consumer loop: many messages in flight, each record's events in order, commits only
+behind finished work.
 
-At-least-once into idempotent handlers. Offsets are committed per partition after every
-message of a fetched batch was handled, so a crash re-delivers at most that batch. A message
-that cannot be decoded goes to the topic's dead-letter topic with the error and its original
-coordinates. A handler failure classed as transient (database or network down) is retried with
-backoff for as long as it takes: waiting is right, giving up would lose the record. Any other
-failure is retried ``max_attempts`` times, then dead-lettered, so one poison message never
-blocks its partition.
+At-least-once into idempotent handlers, with concurrency: up to ``max_in_flight`` messages are
+handled at once across the assigned partitions, so one process keeps many slow API
+conversations going. Two messages with the same record key (same partition) never overlap: the
+later one starts when the earlier finished. Each partition is committed up to its lowest
+unfinished message (``progress.PartitionProgress``), so a crash re-delivers only work that was
+not done. A rebalance or a stop first drains what is in flight for the partitions being given up
+(waiting up to ``drain_seconds``, then cancelling what is left, which the next owner re-reads),
+then commits. How one message is handled, retried or dead-lettered is ``delivery.Delivery``.
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
 import logging
-import random
-import time
-from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from collections.abc import Awaitable, Iterable
 
-import orjson
-from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, ConsumerRecord, TopicPartition
 from aiokafka.errors import CommitFailedError, KafkaError
-from pydantic import ValidationError
 
-from shared.kafka.envelope import Coordinates, Envelope
+from shared.kafka.delivery import DeadLetterHook, Delivery, MessageHandler, TransientError
 from shared.kafka.producer import Publisher
-from shared.kafka.topics import dead_letter_topic
-from shared.outages import OUTAGES
+from shared.kafka.progress import PartitionProgress
 from shared.service.metrics import ServiceMetrics
-from shared.service.waiting import wait_for_event
 from shared.settings import ConsumerTuning, KafkaTuning
+
+__all__ = ["ConsumerLoop", "DeadLetterHook", "MessageHandler", "TransientError"]
 
 log = logging.getLogger(__name__)
 
-MessageHandler = Callable[[Envelope, Coordinates], Awaitable[None]]
-# Told the record key (if the message had one) and the error of each dead-lettered message.
-DeadLetterHook = Callable[[str | None, str], Awaitable[None]]
+_IDLE_FETCH_MS = 500
+# While work is in flight, fetch briefly so finished work is committed soon after it finishes.
+_BUSY_FETCH_MS = 50
+# Messages of one key in one partition; a message without a key queues behind its partition's.
+_Lane = tuple[TopicPartition, bytes | None]
 
 
-class TransientError(Exception):
-    """Raised by a handler when the same message will succeed later: retry, never dead-letter."""
+class _DrainOnRevoke(ConsumerRebalanceListener):  # type: ignore[misc]
+    """Finish (or give back) the work of partitions before the group takes them away."""
 
+    def __init__(self, loop: ConsumerLoop) -> None:
+        self._loop = loop
 
-_RETRY_FOREVER: tuple[type[BaseException], ...] = (TransientError, *OUTAGES)
+    async def on_partitions_revoked(self, revoked: Iterable[TopicPartition]) -> None:
+        await self._loop.drain(set(revoked))
+
+    async def on_partitions_assigned(self, assigned: Iterable[TopicPartition]) -> None:
+        return None
 
 
 class ConsumerLoop:
@@ -63,34 +67,44 @@ class ConsumerLoop:
         tuning: ConsumerTuning,
         on_dead_letter: DeadLetterHook | None = None,
     ) -> None:
-        self._on_dead_letter = on_dead_letter
         self._bootstrap = bootstrap
         self._group_id = group_id
         self._topics = topics
-        self._handler = handler
-        self._publisher = publisher
         self._metrics = metrics
         self._kafka = kafka
         self._tuning = tuning
         self._stopping = asyncio.Event()
+        self._deliver = Delivery(
+            handler=handler,
+            publisher=publisher,
+            metrics=metrics,
+            tuning=tuning,
+            stopping=self._stopping,
+            on_dead_letter=on_dead_letter,
+        )
+        self._consumer: AIOKafkaConsumer | None = None
+        self._progress: dict[TopicPartition, PartitionProgress] = {}
+        self._in_flight: dict[asyncio.Task[bool], TopicPartition] = {}
+        self._tails: dict[_Lane, asyncio.Task[bool]] = {}
 
     def stop(self) -> None:
-        """Ask the loop to finish the message in hand, commit, and leave the group."""
+        """Ask the loop to finish the messages in hand, commit, and leave the group."""
         self._stopping.set()
 
     async def run(self) -> None:
         consumer = await self._start_consumer()
         if consumer is None:
             return
+        self._consumer = consumer
         try:
             while not self._stopping.is_set():
-                batch = await consumer.getmany(timeout_ms=500, max_records=self._kafka.max_batch)
-                for tp, messages in batch.items():
-                    if self._stopping.is_set():
-                        break
-                    await self._handle_partition(consumer, tp, messages)
+                await self._fetch(consumer)
+                await self._commit(consumer)
                 await self._report_lag(consumer)
+            await self.drain(set(self._progress))
         finally:
+            for task in list(self._in_flight):
+                task.cancel()
             await consumer.stop()
 
     async def _start_consumer(self) -> AIOKafkaConsumer | None:
@@ -98,7 +112,6 @@ class ConsumerLoop:
         attempt = 0
         while not self._stopping.is_set():
             consumer = AIOKafkaConsumer(
-                *self._topics,
                 bootstrap_servers=self._bootstrap,
                 group_id=self._group_id,
                 enable_auto_commit=False,
@@ -107,13 +120,14 @@ class ConsumerLoop:
                 heartbeat_interval_ms=self._kafka.heartbeat_interval_ms,
                 max_poll_interval_ms=self._kafka.max_poll_interval_ms,
             )
+            consumer.subscribe(self._topics, listener=_DrainOnRevoke(self))
             try:
                 started = await self._unless_stopped(consumer.start())
             except KafkaError as exc:
                 await consumer.stop()
                 attempt += 1
                 log.warning("broker not reachable, retrying", extra={"error": str(exc)})
-                await self._pause(attempt)
+                await self._deliver.pause(attempt)
                 continue
             if not started:
                 await consumer.stop()
@@ -135,99 +149,85 @@ class ConsumerLoop:
             await task
         return False
 
-    async def _handle_partition(
-        self, consumer: AIOKafkaConsumer, tp: TopicPartition, messages: list[ConsumerRecord]
+    async def _fetch(self, consumer: AIOKafkaConsumer) -> None:
+        """Start as many fetched messages as there is room for; wait for room when full."""
+        room = self._tuning.max_in_flight - len(self._in_flight)
+        if room <= 0:
+            await asyncio.wait(
+                set(self._in_flight), timeout=_IDLE_FETCH_MS / 1000, return_when="FIRST_COMPLETED"
+            )
+            return
+        batch = await consumer.getmany(
+            timeout_ms=_BUSY_FETCH_MS if self._in_flight else _IDLE_FETCH_MS,
+            max_records=min(room, self._kafka.max_batch),
+        )
+        for tp, messages in batch.items():
+            progress = self._progress.setdefault(tp, PartitionProgress())
+            for message in messages:
+                self._start(tp, progress, message)
+        self._metrics.consumer_in_flight.set(len(self._in_flight))
+
+    def _start(
+        self, tp: TopicPartition, progress: PartitionProgress, message: ConsumerRecord
     ) -> None:
-        next_offset: int | None = None
-        for message in messages:
-            if self._stopping.is_set():
-                break
-            if not await self._handle_message(message):
-                break  # stopping while a transient failure was being retried: leave it uncommitted
-            next_offset = message.offset + 1
-        if next_offset is None:
+        lane = (tp, message.key)
+        task = asyncio.create_task(self._in_order(message, self._tails.get(lane)))
+        self._tails[lane] = task
+        self._in_flight[task] = tp
+        progress.started(message.offset)
+
+        def finished(done: asyncio.Task[bool]) -> None:
+            self._in_flight.pop(done, None)
+            if self._tails.get(lane) is done:
+                del self._tails[lane]
+            if not done.cancelled() and done.exception() is None and done.result():
+                progress.finished(message.offset)
+
+        task.add_done_callback(finished)
+
+    async def _in_order(self, message: ConsumerRecord, before: asyncio.Task[bool] | None) -> bool:
+        """Handle ``message`` once the one before it in its lane finished; never overtake one
+        that did not finish (stopped or cancelled): that would reorder the record's events."""
+        if before is not None:
+            await asyncio.wait({before})  # not ``await before``: cancelling us must not cancel it
+            if before.cancelled() or before.exception() is not None or not before.result():
+                return False
+        return await self._deliver(message)
+
+    async def drain(self, partitions: set[TopicPartition]) -> None:
+        """Let the work of ``partitions`` finish (bounded by ``drain_seconds``), commit it, then
+        forget them; what did not finish is cancelled and re-read by whoever owns them next."""
+        tasks = {task for task, tp in self._in_flight.items() if tp in partitions}
+        if tasks:
+            log.info("draining in-flight messages", extra={"messages": len(tasks)})
+            await asyncio.wait(tasks, timeout=self._tuning.drain_seconds)
+        if self._consumer is not None:
+            await self._commit(self._consumer, partitions)
+        for task in tasks:
+            task.cancel()
+        for tp in partitions:
+            self._progress.pop(tp, None)
+        for lane in [lane for lane in self._tails if lane[0] in partitions]:
+            del self._tails[lane]
+
+    async def _commit(
+        self, consumer: AIOKafkaConsumer, only: set[TopicPartition] | None = None
+    ) -> None:
+        offsets = {
+            tp: point
+            for tp, progress in self._progress.items()
+            if (only is None or tp in only) and (point := progress.commit_point()) is not None
+        }
+        if not offsets:
             return
         try:
-            await consumer.commit({tp: next_offset})
+            await consumer.commit(offsets)
         except CommitFailedError:
             # The group rebalanced under us; the new owner re-reads and the handlers are idempotent.
-            log.warning(
-                "commit lost to a rebalance", extra={"topic": tp.topic, "partition": tp.partition}
-            )
-
-    async def _handle_message(self, message: ConsumerRecord) -> bool:
-        """Handle one message to its end (done or dead-lettered); False if stopped before that."""
-        coords = Coordinates(
-            topic=message.topic, partition=message.partition, offset=message.offset
-        )
-        try:
-            envelope = Envelope.decode(message.value)
-        except (ValidationError, ValueError) as exc:
-            await self._dead_letter(message, f"undecodable message: {exc}", attempts=0)
-            return True
-        failures = 0
-        while True:
-            started = time.perf_counter()
-            try:
-                await self._handler(envelope, coords)
-            except _RETRY_FOREVER as exc:
-                failures += 1
-                self._metrics.messages.labels(message.topic, "retry").inc()
-                log.warning(
-                    "transient failure, will retry",
-                    extra={"key": envelope.key, "error": repr(exc), "attempt": failures},
-                )
-            except Exception as exc:
-                failures += 1
-                self._metrics.messages.labels(message.topic, "retry").inc()
-                log.exception("handler failed", extra={"key": envelope.key, "attempt": failures})
-                if failures >= self._tuning.max_attempts:
-                    await self._dead_letter(message, f"{type(exc).__name__}: {exc}", failures)
-                    return True
-            else:
-                self._metrics.handle_seconds.labels(message.topic).observe(
-                    time.perf_counter() - started
-                )
-                self._metrics.messages.labels(message.topic, "ok").inc()
-                return True
-            if not await self._pause(failures):
-                return False
-
-    async def _dead_letter(self, message: ConsumerRecord, error: str, attempts: int) -> None:
-        """Keep the message, with why and where it came from, on ``<topic>.dlq``; never drop it."""
-        value = message.value or b""
-        body = {
-            "error": error,
-            "attempts": attempts,
-            "failed_at": datetime.now(UTC).isoformat(),
-            "topic": message.topic,
-            "partition": message.partition,
-            "offset": message.offset,
-            "key": message.key.decode(errors="replace") if message.key else None,
-            "value_base64": base64.b64encode(value).decode(),
-        }
-        await self._publisher.publish_raw(
-            dead_letter_topic(message.topic), message.key, orjson.dumps(body)
-        )
-        self._metrics.messages.labels(message.topic, "dead_lettered").inc()
-        log.error(
-            "message dead-lettered",
-            extra={
-                "topic": message.topic,
-                "partition": message.partition,
-                "offset": message.offset,
-            },
-        )
-        if self._on_dead_letter is not None:
-            await self._on_dead_letter(body["key"], error)
-
-    async def _pause(self, attempt: int) -> bool:
-        """Sleep a capped, jittered backoff; return False if asked to stop meanwhile."""
-        ceiling = min(
-            self._tuning.backoff_max_seconds,
-            self._tuning.backoff_initial_seconds * 2 ** min(attempt, 30),
-        )
-        return not await wait_for_event(self._stopping, random.uniform(0, ceiling))
+            log.warning("commit lost to a rebalance", extra={"partitions": len(offsets)})
+            return
+        for tp, point in offsets.items():
+            self._progress[tp].committed(point)
 
     async def _report_lag(self, consumer: AIOKafkaConsumer) -> None:
         for tp in consumer.assignment():

@@ -38,6 +38,11 @@ class ServiceMetrics:
             ["topic"],
             registry=self.registry,
         )
+        self.consumer_in_flight = Gauge(
+            "connector_consumer_in_flight",
+            "Messages being handled at once (bounded by consumer.max_in_flight)",
+            registry=self.registry,
+        )
         self.consumer_lag = Gauge(
             "connector_consumer_lag",
             "Messages behind the end of each assigned partition",

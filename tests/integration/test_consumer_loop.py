@@ -129,6 +129,9 @@ async def test_crash_mid_handler_redelivers_the_unfinished_message(
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
+    # Messages 0 and 1 may have been committed while 2 was in the handler; 2 never was.
+    done_before = await committed(kafka_bootstrap, topics)
+    assert done_before <= 2
 
     again: list[int] = []
 
@@ -144,8 +147,8 @@ async def test_crash_mid_handler_redelivers_the_unfinished_message(
     await eventually(redelivered, what="redelivery after crash")
     second.stop()
     await asyncio.wait_for(task, 30)
-    # The batch was never committed, so all three come again: at-least-once, none lost.
-    assert again == [0, 1, 2]
+    # Everything from the lowest unfinished message comes again: at-least-once, none lost.
+    assert again == list(range(done_before, 3))
 
 
 async def test_undecodable_and_poison_messages_go_to_the_dead_letter_topic(
