@@ -36,9 +36,8 @@ REBALANCE_PAUSE = 3.0
 
 def keep_posters(stack: Stack, count: int) -> None:
     """Stop every poster after the first ``count``: the others take over their partitions."""
-    posters = [child for child in stack.children if child.name.partition("-")[0] == "poster"]
     stopped = 0
-    for child in posters[count:]:
+    for child in stack.posters()[count:]:
         if child.proc is not None:
             stop(child.proc, signal.SIGTERM, stack.settings.shutdown_timeout_seconds)
             child.proc = None

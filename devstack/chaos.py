@@ -5,9 +5,11 @@ While N approved invoices and a stream of supplier changes flow (pushed, polled,
 twice and late), a seeded schedule breaks things every few seconds: SIGKILL of a random service
 (the supervisor restarts it), the broker paused with SIGSTOP, Postgres killed and restarted,
 Deltek answering 5xx, slowly, losing answers after commit, expiring tokens and throttling, Coupa
-throttling and expiring tokens. Half-way through, the master key is rotated (``chaos_keys``).
-Then the faults stop, the run waits until nothing moves, and the checker reads the Deltek and
-Coupa simulators and Postgres (see ``chaos_report``).
+throttling and expiring tokens. With ``--posters N`` (N >= 2) the posters compete for the jobs
+in one consumer group, the random kills may hit any of them, and one is SIGKILLed a third of the
+way in while it holds ledger leases (``chaos_faults``). Half-way through, the master key is
+rotated (``chaos_keys``). Then the faults stop, the run waits until nothing moves, and the
+checker reads the Deltek and Coupa simulators and Postgres (see ``chaos_report``).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import sys
 import time
 
 import aiohttp
+import asyncpg
 
 from devstack import supervisor as local
 from devstack import throwaway
@@ -38,6 +41,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--every", type=float, default=3.0, help="seconds between faults")
     parser.add_argument("--seed", type=int, default=11, help="the schedule's and the load's")
     parser.add_argument("--settle", type=float, default=240.0, help="seconds to wait afterwards")
+    parser.add_argument(
+        "--posters",
+        type=_at_least_one,
+        default=1,
+        help="poster processes; from 2 on, one is killed mid-run while it holds leases",
+    )
+
+
+def _at_least_one(text: str) -> int:
+    """``--posters``: with none, nothing would post and the run would only end with ``--settle``."""
+    count = int(text)
+    if count < 1:
+        raise argparse.ArgumentTypeError(f"at least one poster is needed, not {count}")
+    return count
 
 
 def run(args: argparse.Namespace) -> int:
@@ -73,6 +90,7 @@ async def run_chaos(stack: local.Stack, args: argparse.Namespace) -> ChaosReport
         key_id = await rotation
         await schedule.heal()
         print(f"faults over after {time.monotonic() - started:.0f}s; settling", flush=True)
+        await _database_back(stack.endpoints.database_url, args.settle)
         keys = [f"{local.SIM_CONNECTION}:invoice:{invoice['id']}" for invoice in invoices]
         states = await wait_until_settled(stack.endpoints.database_url, keys, args.settle)
         print(f"settled after {time.monotonic() - started:.0f}s", flush=True)
@@ -83,6 +101,22 @@ async def run_chaos(stack: local.Stack, args: argparse.Namespace) -> ChaosReport
         return report
     finally:
         tending.cancel()
+
+
+async def _database_back(url: str, patience: float) -> None:
+    """Wait until Postgres answers: the last fault may have been its SIGKILL, and settling and
+    judging read it (``_tend`` restarts it meanwhile)."""
+    deadline = time.monotonic() + patience
+    while True:
+        try:
+            conn = await asyncpg.connect(url)
+        except (OSError, asyncpg.PostgresError):
+            if time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.5)
+        else:
+            await conn.close()
+            return
 
 
 async def _rotate_later(stack: local.Stack, delay: float) -> str:

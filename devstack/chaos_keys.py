@@ -1,6 +1,7 @@
 """The chaos run's key rotation: ``connector keys rotate`` in the middle of the load.
 
-The rotation goes the way the README tells operators to do it: every service is restarted with
+The rotation goes the way the README tells operators to do it: every service (each poster
+instance too, or one would be left unable to open the re-sealed secrets) is restarted with
 the new key as ``CONNECTOR_MASTER_KEY`` and the old one as ``CONNECTOR_MASTER_KEY_PREVIOUS``
 (one at a time, the supervisor bringing each back), then every secret is re-sealed. Afterwards
 the check opens every stored secret with the new key alone.
@@ -19,8 +20,6 @@ from shared.connections.rotation import rotate_keys
 from shared.connections.store import load_connection
 from shared.db.pool import init_connection
 from shared.secrets import KeyRing, MasterKey, SecretsError, generate_key
-
-_SERVICES = ("ingest", "mapper", "poster")
 
 
 @dataclass(frozen=True)
@@ -41,8 +40,8 @@ async def rotate_during_run(stack: Stack) -> str:
     """Roll the services onto a new key, then re-seal every secret under it; return its id."""
     assert stack.endpoints is not None
     old, new = stack.master_key, generate_key()
-    for name in _SERVICES:
-        child = stack.child(name)
+    services = stack.services()
+    for child in services:
         child.env = {
             **child.env,
             "CONNECTOR_MASTER_KEY": new,
@@ -59,7 +58,8 @@ async def rotate_during_run(stack: Stack) -> str:
         done = await rotate_keys(conn, ring)
     finally:
         await conn.close()
-    print(f"keys rotated onto {done.key_id} mid-run", flush=True)
+    names = ", ".join(child.name for child in services)
+    print(f"keys rotated onto {done.key_id} mid-run (restarted one by one: {names})", flush=True)
     return done.key_id
 
 

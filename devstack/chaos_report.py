@@ -4,7 +4,8 @@ stories, and whether the counts reconcile.
 The voucher check is the same independent checker the demo uses (``checker.judge``, reading the
 Deltek simulator). On top: an invoice with no voucher that is not parked, failed or flagged is
 *lost*; every invoice's audit trail must run from ``received`` to its end state; and approved
-must equal posted-once + parked + failed + flagged + lost.
+must equal posted-once + parked + failed + flagged + lost. The report also names the posters that
+ran and which faults hit each, since with several a kill may land on any of them.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 import aiohttp
 import asyncpg
 
+from devstack.chaos_faults import Fault
 from devstack.chaos_keys import RotationOutcome
 from devstack.checker import Verdict, judge, supplier_map
 from devstack.driver import deltek_batches
@@ -33,7 +35,8 @@ class ChaosReport:
     lost: list[str]
     incomplete_trails: list[str]
     parked_reasons: Counter[str]
-    faults: Counter[str] = field(default_factory=Counter)
+    faults: Counter[Fault] = field(default_factory=Counter)
+    posters: list[str] = field(default_factory=list)
     rotation: RotationOutcome | None = None
     secrets_found: list[str] = field(default_factory=list)
 
@@ -66,7 +69,8 @@ class ChaosReport:
 
     def table(self) -> str:
         rows = ["faults and what the simulators injected:"]
-        rows += [f"  {count:>5}  {name}" for name, count in sorted(self.faults.items())]
+        rows += [f"  {count:>5}  {fault}" for fault, count in sorted(self.faults.items())]
+        rows += self._poster_rows()
         rows.append("final states of the approved invoices:")
         rows += [f"  {count:>5}  {state}" for state, count in sorted(self.states.items())]
         rows.append(f"  audit trails incomplete: {len(self.incomplete_trails)}")
@@ -80,6 +84,17 @@ class ChaosReport:
         rows += [f"  trail incomplete: {key}" for key in self.incomplete_trails[:10]]
         return "\n".join(rows)
 
+    def _poster_rows(self) -> list[str]:
+        rows = [f"posters: {len(self.posters)} in one consumer group"]
+        for poster in self.posters:
+            hits = [
+                f"{count}x {fault.action}"
+                for fault, count in sorted(self.faults.items())
+                if fault.target == poster
+            ]
+            rows.append(f"  {poster:<10} {', '.join(hits) or 'no fault hit it'}")
+        return rows
+
     def line(self) -> str:
         reasons = "; ".join(f"{n}x {why}" for why, n in self.parked_reasons.most_common(3))
         return (
@@ -91,7 +106,7 @@ class ChaosReport:
 
 
 async def build_report(
-    stack: Stack, invoices: list[dict[str, Any]], states: dict[str, str], faults: Counter[str]
+    stack: Stack, invoices: list[dict[str, Any]], states: dict[str, str], faults: Counter[Fault]
 ) -> ChaosReport:
     assert stack.endpoints is not None
     url = stack.endpoints.database_url
@@ -134,6 +149,7 @@ async def build_report(
         incomplete,
         Counter(str(row["parked_reason"]) for row in reasons),
         faults,
+        [poster.name for poster in stack.posters()],
     )
 
 

@@ -12,7 +12,6 @@ from devstack.sim_setup import SIM_SECRETS
 from devstack.supervisor import SIM_CONNECTION, Stack
 from shared.secrets.scan import Finding, SecretScanner
 
-SERVICES = ("ingest", "mapper", "poster")
 # Tables where a payload, an error or an audit detail could carry a secret by mistake.
 TABLES = ("audit_events", "records", "credentials", "connections", "coupa_inbox")
 
@@ -35,9 +34,9 @@ async def sweep(stack: Stack, scanner: SecretScanner) -> list[Finding]:
     assert stack.endpoints is not None
     findings = scanner.scan_folder(stack.logs)
     async with aiohttp.ClientSession() as http:
-        for name in SERVICES:
-            async with http.get(f"{stack.child(name).url}/metrics") as answer:
-                findings += scanner.scan(await answer.text(), f"{name} metrics")
+        for child in stack.services():  # every poster instance too
+            async with http.get(f"{child.url}/metrics") as answer:
+                findings += scanner.scan(await answer.text(), f"{child.name} metrics")
     conn = await asyncpg.connect(stack.endpoints.database_url)
     try:
         for table in TABLES:

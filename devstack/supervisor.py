@@ -181,6 +181,14 @@ class Stack:
     def child(self, name: str) -> Child:
         return next(child for child in self.children if child.name == name)
 
+    def services(self) -> list[Child]:
+        """The pipeline's processes in start order, every poster instance among them."""
+        return [child for child in self.children if child.kind == "service"]
+
+    def posters(self) -> list[Child]:
+        """Every poster instance (``poster``, ``poster-2``, ...): one consumer group."""
+        return [child for child in self.services() if child.name.partition("-")[0] == "poster"]
+
     async def _prepare(self, *, fresh_broker: bool) -> None:
         assert self.endpoints is not None
         applied = await apply_migrations(self.endpoints.database_url)
@@ -235,7 +243,7 @@ class Stack:
             ("mapper", "mapper", args.mapper_port),
             ("poster", "poster", args.poster_port),
         ]
-        # ``args.posters`` > 1 (the benchmarks) adds posters to the same consumer group.
+        # ``args.posters`` > 1 (benchmarks, chaos run) adds posters to the same consumer group.
         posters = getattr(args, "posters", 1)
         services += [(f"poster-{n}", "poster", free_port()) for n in range(2, posters + 1)]
         for name, command, port in services:

@@ -15,5 +15,7 @@ OUTAGES: tuple[type[BaseException], ...] = (
     asyncpg.PostgresConnectionError,
     asyncpg.InterfaceError,
     asyncpg.CannotConnectNowError,
+    # A pooled connection left mid-operation by a server that died ("cannot switch to state").
+    asyncpg.InternalClientError,
     KafkaConnectionError,
 )

@@ -157,6 +157,7 @@ class PostHandler:
             raise VoucherError(f"connection {job.connection!r} is not configured")
         tuning = self.deps.tuning
         client = await self.deps.connections.client_for(job.connection)
+        self.deps.metrics.deltek_call_limit.labels(job.connection).set(client.concurrency.limit)
         booking = Booking(
             client,
             job.command,

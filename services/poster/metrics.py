@@ -26,6 +26,13 @@ class PosterMetrics:
             buckets=APPROVED_TO_POSTED_BUCKETS,
             registry=registry,
         )
+        self.deltek_call_limit = Gauge(
+            "connector_deltek_calls_in_flight_limit",
+            "Calls the poster may have in flight to the tenant now (adapts to its answers, "
+            "up to the connection's deltek.max_in_flight)",
+            ["connection"],
+            registry=registry,
+        )
         self.reference_rows = Gauge(
             "connector_reference_rows",
             "Rows in the Deltek reference cache after the last refresh, by kind",

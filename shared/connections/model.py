@@ -62,6 +62,9 @@ class DeltekSettings(DeltekPostingSettings):
     database: Text
     username: Text
     client_id: Text
+    # The most API calls the connector has in flight to this tenant; it adapts below this to
+    # the tenant's answers (shared.http.adaptive), so raise it only if the tenant can take it.
+    max_in_flight: int = Field(default=16, ge=1, le=256)
 
 
 class StoredSettings(Strict):
@@ -158,5 +161,6 @@ class Connection:
             "password": self.secrets.deltek_password,
             "client_id": deltek.client_id,
             "client_secret": self.secrets.deltek_client_secret,
+            "max_in_flight": deltek.max_in_flight,
         }
         return DeltekConfig(**(values | overrides))

@@ -44,6 +44,7 @@ from shared.deltek.models import (
 from shared.deltek.query import FilterHash, Pages
 from shared.deltek.transport import Answer, Transport
 from shared.http import FatalError, RetryPolicy, TokenBucket, call_with_retries
+from shared.http.adaptive import AdaptiveLimit
 from shared.http.session import SessionOwner
 
 M = TypeVar("M", bound=DeltekRecord)
@@ -109,9 +110,17 @@ class DeltekClient(SessionOwner):
         self._retry = retry or RetryPolicy()
         self._sleep = sleep
         self._transport = Transport(
-            self._session, timeout_seconds=config.timeout_seconds, limiter=limiter
+            self._session,
+            timeout_seconds=config.timeout_seconds,
+            concurrency=AdaptiveLimit(config.max_in_flight),
+            limiter=limiter,
         )
         self.auth = TokenManager(config, self._transport, self._retry, sleep=sleep)
+
+    @property
+    def concurrency(self) -> AdaptiveLimit:
+        """How many calls this tenant is given at once now (adapts to its answers)."""
+        return self._transport.concurrency
 
     # -- plumbing ------------------------------------------------------------------------------
 

@@ -16,6 +16,7 @@ from yarl import URL
 
 from shared.deltek.errors import OutcomeUnknownError
 from shared.http import RetriableError, TokenBucket, parse_retry_after
+from shared.http.adaptive import AdaptiveLimit
 
 log = logging.getLogger(__name__)
 
@@ -28,17 +29,20 @@ class Answer:
 
 
 class Transport:
-    """Sends requests on a shared session, optionally paced by a client-side token bucket."""
+    """Sends requests on a shared session, at most ``concurrency.limit`` at once (a bound that
+    adapts to the tenant's answers), optionally paced by a client-side token bucket."""
 
     def __init__(
         self,
         session: aiohttp.ClientSession,
         *,
         timeout_seconds: float,
+        concurrency: AdaptiveLimit,
         limiter: TokenBucket | None = None,
     ) -> None:
         self._session = session
         self._timeout = aiohttp.ClientTimeout(total=timeout_seconds)
+        self.concurrency = concurrency
         self._limiter = limiter
 
     async def send(
@@ -62,15 +66,19 @@ class Transport:
             headers["Content-Type"] = "application/json; charset=utf-8"
         safe = method == "GET" if idempotent is None else idempotent
         try:
-            async with self._session.request(
-                method,
-                url,
-                params=list(params),
-                data=json_body if form is None else dict(form),
-                headers=headers,
-                timeout=self._timeout,
-            ) as response:
+            async with (
+                self.concurrency.call() as call,
+                self._session.request(
+                    method,
+                    url,
+                    params=list(params),
+                    data=json_body if form is None else dict(form),
+                    headers=headers,
+                    timeout=self._timeout,
+                ) as response,
+            ):
                 body = await response.read()
+                call.status = response.status
                 retry_after = parse_retry_after(response.headers.get("Retry-After"))
         except aiohttp.ClientConnectorError as exc:
             raise RetriableError(f"cannot connect: {exc}") from exc
