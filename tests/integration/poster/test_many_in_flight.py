@@ -1,0 +1,50 @@
+"""One poster with many jobs in flight on a small database pool: no handler waits on the pool
+for a connection another of them holds (nested borrowing would deadlock), and every invoice is
+booked exactly once."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+
+from shared.db.pool import Pool, create_pool
+from tests.integration.poster.conftest import (
+    active_vendor,
+    coords_of,
+    envelope_of,
+    make_command,
+    our_batches,
+    store_record,
+)
+
+pytestmark = pytest.mark.integration
+
+JOBS = 16
+
+
+@pytest.fixture
+async def pool(db_url: str) -> AsyncIterator[Pool]:
+    """Fewer connections than jobs in flight, as a poster at full concurrency has."""
+    pool = await create_pool(db_url, max_size=2)
+    yield pool
+    await pool.close()
+
+
+async def test_many_jobs_at_once_share_a_small_pool_and_book_once_each(
+    sim, pool, topics, make_handler
+):
+    vendor = active_vendor(sim)
+    commands = [make_command(vendor, coupa_id=9000 + n) for n in range(JOBS)]
+    for command in commands:
+        await store_record(pool, command)
+    handler = make_handler()
+    await asyncio.wait_for(
+        asyncio.gather(*(handler(envelope_of(c), coords_of(topics)) for c in commands)), 60
+    )
+    batches = our_batches(sim)
+    assert len(batches) == JOBS
+    assert all(len(batch.masters) == 1 for batch in batches.values())
+    states = await pool.fetch("SELECT state, count(*) FROM posting_ledger GROUP BY state")
+    assert [(row["state"], row["count"]) for row in states] == [("posted", JOBS)]
