@@ -64,7 +64,7 @@ class DeltekSettings(DeltekPostingSettings):
     client_id: Text
     # The most API calls the connector has in flight to this tenant; it adapts below this to
     # the tenant's answers (shared.http.adaptive), so raise it only if the tenant can take it.
-    max_in_flight: int = Field(default=16, ge=1, le=256)
+    max_in_flight: int = Field(default=32, ge=1, le=256)
 
 
 class StoredSettings(Strict):

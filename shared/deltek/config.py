@@ -27,7 +27,7 @@ class DeltekConfig(BaseModel):
     refresh_margin_seconds: float = Field(default=60.0, ge=0)
     page_size: int = Field(default=100, ge=1)
     # Calls in flight at most; below it the bound adapts to the tenant's answers.
-    max_in_flight: int = Field(default=16, ge=1, le=256)
+    max_in_flight: int = Field(default=32, ge=1, le=256)
 
     def model_post_init(self, _context: object) -> None:
         register_secret(self.password.get_secret_value())
