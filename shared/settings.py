@@ -38,10 +38,18 @@ class ConsumerTuning(BaseModel):
 
 
 class IngestTuning(BaseModel):
-    """How far the poll looks back: re-read overlap, and the first poll of a new connection."""
+    """How far the poll looks back, and how long a kept purchase order may go unconfirmed."""
 
+    # How late (Coupa's clock skew, late commits) a change may be and still be found: the poll
+    # lists what lies this far behind its cursor once, when it can no longer change.
     poll_overlap_seconds: float = Field(default=300.0, ge=0)
+    # Every poll lists this much behind its cursor again, so a change a little late is found by
+    # the next poll rather than after the overlap.
+    poll_head_margin_seconds: float = Field(default=10.0, ge=0)
     first_poll_lookback_days: float = Field(default=30.0, ge=0)
+    # A kept purchase order that Coupa has not sent again for this long is fetched again, even
+    # though the poll, which stores every PO change, listed none.
+    purchase_order_max_age_seconds: float = Field(default=86_400.0, gt=0)
 
 
 class MapperTuning(BaseModel):

@@ -2,7 +2,8 @@
 
 Pushes and polls meet in the Coupa inbox (one row per object version), which a background drain
 publishes to ``coupa.invoices`` / ``coupa.suppliers``, invoices with the purchase orders their
-lines cite. Ingest also consumes ``deltek.results`` into the audit trail.
+lines cite, from the PO cache the poll keeps fresh. Ingest also consumes ``deltek.results`` into
+the audit trail.
 """
 
 from __future__ import annotations
@@ -53,13 +54,20 @@ def create_app(
     )
     CalloutRoutes(lambda: app[POOL], lambda: app[CONNECTIONS], drains.wake, callouts).add_to(app)
 
+    tuning = settings.ingest
+
     def make_drain(app: web.Application) -> InboxDrain:
-        drain = InboxDrain(app[POOL], app[PUBLISHER], topics_of(app), app[CONNECTIONS])
+        drain = InboxDrain(
+            app[POOL],
+            app[PUBLISHER],
+            topics_of(app),
+            app[CONNECTIONS],
+            po_max_age=timedelta(seconds=tuning.purchase_order_max_age_seconds),
+        )
         drains.running.append(drain)
         return drain
 
     add_background_loop(app, make_drain)
-    tuning = settings.ingest
     add_background_loop(
         app,
         lambda app: Poller(
@@ -67,6 +75,7 @@ def create_app(
             app[CONNECTIONS],
             on_accepted=drains.wake,
             overlap=timedelta(seconds=tuning.poll_overlap_seconds),
+            head_margin=timedelta(seconds=tuning.poll_head_margin_seconds),
             first_lookback=timedelta(days=tuning.first_poll_lookback_days),
         ),
     )

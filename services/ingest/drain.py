@@ -1,21 +1,27 @@
 """Drains the Coupa inbox onto Kafka: each accepted object becomes one event, in order.
 
 Invoices are enriched first with the purchase orders their lines cite, so the event carries what
-the mapper needs and the mapper never calls Coupa. A Coupa or broker failure leaves the row
-pending and the drain tries again after a pause; nothing is dropped.
+the mapper needs and the mapper never calls Coupa. The POs a whole batch cites are looked up at
+once, per connection, in the PO cache, and those it cannot answer fetched in bulk
+(``po_cache.py``): invoices sharing a PO cost Coupa one call per page of POs a batch at most,
+and none while the cache holds a good version. A Coupa or broker failure leaves the row pending
+and the drain tries again after a pause; nothing is dropped.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from datetime import timedelta
+from typing import Any
 
 from aiokafka.errors import KafkaError
 
 from services.ingest.directory import CoupaConnections
 from services.ingest.inbox import Pending, claim_pending, mark_failed, mark_published
-from shared.coupa.orders import cited_po_numbers, cited_purchase_orders
-from shared.db.pool import Pool
+from services.ingest.po_cache import resolve
+from shared.coupa.orders import cited_order_lines, cited_po_numbers
+from shared.db.pool import Connection, Pool
 from shared.http.errors import HttpError
 from shared.kafka.envelope import Envelope, Source, record_key
 from shared.kafka.producer import Publisher
@@ -33,16 +39,60 @@ _FAILURE_PAUSE_SECONDS = 2.0
 _NOT_NOW: tuple[type[BaseException], ...] = (HttpError, KafkaError, *OUTAGES)
 
 
+class BatchOrders:
+    """The POs a drain batch's invoices cite, resolved once per connection when its first
+    invoice with POs is published, for every invoice of the batch together."""
+
+    def __init__(
+        self,
+        conn: Connection,
+        directory: CoupaConnections,
+        items: list[Pending],
+        max_age: timedelta,
+    ) -> None:
+        self._conn = conn
+        self._directory = directory
+        self._max_age = max_age
+        self._cited: dict[str, dict[str, set[int]]] = {}
+        for item in items:
+            if item.kind == "invoice":
+                cited = self._cited.setdefault(item.connection, {})
+                for number, lines in cited_order_lines(item.body).items():
+                    cited.setdefault(number, set()).update(lines)
+        self._found: dict[str, dict[str, dict[str, Any]]] = {}
+
+    async def of(self, item: Pending) -> list[dict[str, Any]]:
+        """Coupa's JSON of the POs ``item`` cites that Coupa knows, in the order cited."""
+        numbers = cited_po_numbers(item.body)
+        if not numbers:  # no Coupa client needed for an invoice without POs
+            return []
+        found = self._found.get(item.connection)
+        if found is None:
+            client = await self._directory.coupa(item.connection)
+            found = await resolve(
+                self._conn, client, item.connection, self._cited[item.connection], self._max_age
+            )
+            self._found[item.connection] = found
+        return [found[number] for number in numbers if number in found]
+
+
 class InboxDrain:
     """The background loop that publishes pending inbox rows; ``wake`` makes it look now."""
 
     def __init__(
-        self, pool: Pool, publisher: Publisher, topics: Topics, directory: CoupaConnections
+        self,
+        pool: Pool,
+        publisher: Publisher,
+        topics: Topics,
+        directory: CoupaConnections,
+        *,
+        po_max_age: timedelta = timedelta(days=1),
     ) -> None:
         self._pool = pool
         self._publisher = publisher
         self._topics = topics
         self._directory = directory
+        self._po_max_age = po_max_age
         self._stopping = asyncio.Event()
         self._wake = asyncio.Event()
 
@@ -74,9 +124,11 @@ class InboxDrain:
         """Publish up to one batch; return how many went out and whether one failed."""
         published = 0
         async with self._pool.acquire() as conn, conn.transaction():
-            for item in await claim_pending(conn, _BATCH):
+            items = await claim_pending(conn, _BATCH)
+            orders = BatchOrders(conn, self._directory, items, self._po_max_age)
+            for item in items:
                 try:
-                    topic, envelope = await self._event(item)
+                    topic, envelope = await self._event(item, orders)
                     await self._publisher.publish(topic, envelope)
                 except _NOT_NOW as exc:
                     # Stop here: later rows may be newer versions of the same object.
@@ -90,19 +142,15 @@ class InboxDrain:
                 published += 1
         return published, False
 
-    async def _event(self, item: Pending) -> tuple[str, Envelope]:
+    async def _event(self, item: Pending, orders: BatchOrders) -> tuple[str, Envelope]:
         key = record_key(item.connection, item.kind, item.coupa_id)
         if item.kind == "supplier":
             payload = SupplierChanged(supplier=item.body).model_dump(mode="json")
             topic, schema = self._topics.coupa_suppliers, SUPPLIER_CHANGED
         else:
-            orders = []
-            if cited_po_numbers(item.body):  # no Coupa client needed for an invoice without POs
-                client = await self._directory.coupa(item.connection)
-                orders = await cited_purchase_orders(client, item.body)
-            payload = InvoiceApproved(invoice=item.body, purchase_orders=orders).model_dump(
-                mode="json"
-            )
+            payload = InvoiceApproved(
+                invoice=item.body, purchase_orders=await orders.of(item)
+            ).model_dump(mode="json")
             topic, schema = self._topics.coupa_invoices, INVOICE_APPROVED
         source: Source = "webhook" if item.source == "webhook" else "poll"
         envelope = Envelope(

@@ -7,10 +7,12 @@ acknowledged without being published again.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from shared.coupa.models import coupa_version
+from shared.coupa.paging import Listed
 from shared.db.pool import Connection
 
 Kind = Literal["invoice", "supplier"]
@@ -48,20 +50,47 @@ async def accept(
     conn: Connection, connection: str, kind: Kind, body: dict[str, Any], source: str
 ) -> bool:
     """Keep the object version unless it was accepted before; True when it is new."""
-    coupa_id, version = identity(body)
-    inserted = await conn.fetchval(
+    return await accept_many(conn, connection, kind, [body], source) == 1
+
+
+async def accept_many(
+    conn: Connection, connection: str, kind: Kind, bodies: Sequence[dict[str, Any]], source: str
+) -> int:
+    """Keep each object version not accepted before, in the order given (the order they are
+    published in), with one insert; how many were new."""
+    identities = [identity(body) for body in bodies]
+    rows = await conn.fetch(
         """INSERT INTO coupa_inbox (connection, kind, coupa_id, version, source, body)
-           VALUES ($1, $2, $3, $4, $5, $6)
+           SELECT $1, $2, coupa_id, version, $3, body
+             FROM unnest($4::text[], $5::text[], $6::jsonb[]) WITH ORDINALITY
+                  AS given (coupa_id, version, body, position)
+            ORDER BY position
            ON CONFLICT (connection, kind, coupa_id, version) DO NOTHING
            RETURNING id""",
         connection,
         kind,
-        coupa_id,
-        version,
         source,
-        body,
+        [coupa_id for coupa_id, _ in identities],
+        [version for _, version in identities],
+        list(bodies),
     )
-    return inserted is not None
+    return len(rows)
+
+
+async def held_versions(
+    conn: Connection, connection: str, kind: Kind, listed: Sequence[Listed]
+) -> set[int]:
+    """Ids of the listed objects whose listed version was accepted before."""
+    rows = await conn.fetch(
+        """SELECT coupa_id FROM coupa_inbox
+            WHERE connection = $1 AND kind = $2
+              AND (coupa_id, version) IN (SELECT * FROM unnest($3::text[], $4::text[]))""",
+        connection,
+        kind,
+        [str(item.id) for item in listed],
+        [item.version for item in listed],
+    )
+    return {int(row["coupa_id"]) for row in rows}
 
 
 async def claim_pending(conn: Connection, limit: int) -> list[Pending]:

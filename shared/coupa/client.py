@@ -19,7 +19,7 @@ from shared.coupa.auth import TokenProvider
 from shared.coupa.config import CoupaClientConfig
 from shared.coupa.errors import CoupaAuthError, CoupaNotFoundError, CoupaPermissionError
 from shared.coupa.models import CoupaInvoice, CoupaPurchaseOrder, CoupaSupplier
-from shared.coupa.paging import ChangedSincePager
+from shared.coupa.paging import IDENTITY_FIELDS, ChangedSincePager, Listed
 from shared.http.backoff import Backoff, RetryPolicy, call_with_retries, parse_retry_after
 from shared.http.errors import FatalError, RetriableError, error_for_status
 from shared.http.ratelimit import TokenBucket
@@ -95,16 +95,66 @@ class CoupaClient(SessionOwner):
 
     # -- resources ---------------------------------------------------------------------------
 
+    async def _page(self, resource: str, params: Params) -> list[dict[str, Any]]:
+        """One index page: Coupa answers a bare JSON array (§3.6), anything else is refused."""
+        page = await self._call("GET", f"/api/{resource}", params)
+        if not isinstance(page, list):
+            raise FatalError(f"/api/{resource} answered with a {type(page).__name__}")
+        return page
+
     async def _iter_updated(
         self, resource: str, since: datetime | None, filters: Params
     ) -> AsyncIterator[dict[str, Any]]:
         pager = ChangedSincePager(since, self.config.page_size)
         while pager.has_more:
-            page = await self._call("GET", f"/api/{resource}", {**filters, **pager.params()})
-            if not isinstance(page, list):
-                raise FatalError(f"/api/{resource} answered with a {type(page).__name__}")
-            for record in pager.advance(page):
+            for record in pager.advance(await self._page(resource, {**filters, **pager.params()})):
                 yield dict(record)
+
+    async def list_changed(
+        self,
+        resource: str,
+        since: datetime | None,
+        *,
+        until: datetime | None = None,
+        filters: Params | None = None,
+    ) -> AsyncIterator[list[Listed]]:
+        """Pages of the id and version of every record changed in ``[since, until)``.
+
+        Only identities travel (``fields``, §3.2 "Payload trimming"), a few bytes a record, so a
+        poll can list a window it has mostly seen before and fetch in full (``fetch_in``) only
+        the versions it does not hold yet.
+        """
+        pager = ChangedSincePager(since, self.config.page_size, until)
+        while pager.has_more:
+            params = {**(filters or {}), "fields": IDENTITY_FIELDS, **pager.params()}
+            page = pager.advance(await self._page(resource, params))
+            yield [Listed.of(record) for record in page]
+
+    async def fetch_in(
+        self,
+        resource: str,
+        attribute: str,
+        values: Iterable[str],
+        filters: Params | None = None,
+    ) -> list[dict[str, Any]]:
+        """Every record whose ``attribute`` is one of ``values``, a page of values a call with
+        ``attribute[in]`` (§3.2 "Operators"); values Coupa does not know are simply absent.
+
+        Meant for attributes unique to one record (``id``, ``po-number``, §4), so a call for at
+        most a page of values is answered in one page. Coupa documents no escape for a comma
+        inside an ``[in]`` list, so a value holding one is asked for alone, with equality.
+        """
+        wanted = list(dict.fromkeys(values))
+        listable = [value for value in wanted if "," not in value]
+        size = self.config.page_size
+        asks = [
+            {f"{attribute}[in]": ",".join(listable[start : start + size])}
+            for start in range(0, len(listable), size)
+        ] + [{attribute: value} for value in wanted if "," in value]
+        found: list[dict[str, Any]] = []
+        for ask in asks:
+            found += await self._page(resource, {**(filters or {}), **ask, "limit": str(size)})
+        return found
 
     async def iter_invoices(
         self,
@@ -141,6 +191,10 @@ class CoupaClient(SessionOwner):
 
     async def get_purchase_order(self, po_id: int) -> CoupaPurchaseOrder:
         return CoupaPurchaseOrder.from_api(await self._call("GET", f"/api/purchase_orders/{po_id}"))
+
+    async def purchase_orders_by_number(self, numbers: Iterable[str]) -> list[dict[str, Any]]:
+        """Coupa's JSON of the POs with these numbers, in bulk (``po-number[in]``, §3.2, §4)."""
+        return await self.fetch_in("purchase_orders", "po-number", numbers)
 
     async def get_purchase_order_by_number(self, po_number: str) -> CoupaPurchaseOrder | None:
         """The PO whose ``po-number`` is ``po_number`` (unique in Coupa), or None (§4)."""

@@ -47,7 +47,7 @@ def _amount(value: object) -> Decimal | None:
     return amount
 
 
-def _timestamp(value: object) -> datetime | None:
+def timestamp_of(value: object) -> datetime | None:
     """An ISO 8601 datetime (Coupa writes offsets, e.g. ``-08:00``); None when absent or bad."""
     text = _text(value)
     if text is None:
@@ -91,7 +91,7 @@ def _code(value: object) -> str | None:
 
 Text = Annotated[str | None, BeforeValidator(_text)]
 Amount = Annotated[Decimal | None, BeforeValidator(_amount)]
-Timestamp = Annotated[datetime | None, BeforeValidator(_timestamp)]
+Timestamp = Annotated[datetime | None, BeforeValidator(timestamp_of)]
 Whole = Annotated[int | None, BeforeValidator(_whole)]
 # Coupa sends JSON booleans; anything else counts as Python's truth of it, never refused.
 Flag = Annotated[bool, BeforeValidator(bool)]

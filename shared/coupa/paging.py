@@ -16,15 +16,24 @@ order instead. So every page of a walk asks for the same ``updated-at[gt_or_eq]=
 
 The order is checked, not trusted: a page whose ids do not rise past the last id read stops the
 walk with ``PageOrderError`` (fatal, so the caller's cursor stays put) instead of skipping.
+
+A walk may also stop short of an instant (``updated-at[lt]``), and may ask only for each record's
+identity (``fields=["id","updated-at"]``, §3.2 "Payload trimming"): ``Listed`` is what such a
+listing yields, so a caller fetches in full only the versions it does not hold yet.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from shared.coupa.models import coupa_version, timestamp_of
 from shared.http.errors import FatalError
+
+# What a listing asks for: the id that pages it and the ``updated-at`` that names each version.
+IDENTITY_FIELDS = '["id","updated-at"]'
 
 
 class PageOrderError(FatalError):
@@ -38,12 +47,39 @@ def coupa_datetime(moment: datetime) -> str:
     return moment.isoformat(timespec="seconds")
 
 
-class ChangedSincePager:
-    """Page state for one walk: the fixed ``since``, the last id read, and ``has_more``."""
+def coupa_instant(value: object) -> datetime | None:
+    """The instant a Coupa datetime names, naive taken as UTC as in ``coupa_datetime``, so that
+    instants always compare; None when it is not one."""
+    moment = timestamp_of(value)
+    if moment is not None and moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    return moment
 
-    def __init__(self, since: datetime | None, limit: int) -> None:
+
+@dataclass(frozen=True)
+class Listed:
+    """One record of a listing: its id and its version (``updated-at`` as Coupa wrote it, the
+    name inbox and records give a version), and the instant it names."""
+
+    id: int
+    version: str
+    updated_at: datetime | None
+
+    @classmethod
+    def of(cls, record: Mapping[str, Any]) -> Listed:
+        """The identity of a record whose id the pager has already checked."""
+        version = coupa_version(record)
+        return cls(int(record["id"]), version, coupa_instant(version))
+
+
+class ChangedSincePager:
+    """Page state for one walk: the fixed ``since`` (and ``until``), the last id read, and
+    ``has_more``."""
+
+    def __init__(self, since: datetime | None, limit: int, until: datetime | None = None) -> None:
         self.limit = limit
         self.since = coupa_datetime(since) if since else None
+        self.until = coupa_datetime(until) if until else None
         self.last_id: int | None = None
         self.has_more = True
 
@@ -52,6 +88,8 @@ class ChangedSincePager:
         params = {"limit": str(self.limit)}
         if self.since is not None:
             params["updated-at[gt_or_eq]"] = self.since
+        if self.until is not None:
+            params["updated-at[lt]"] = self.until
         if self.last_id is not None:
             params["id[gt]"] = str(self.last_id)
         return params

@@ -38,8 +38,17 @@ async def create_invoice(request: web.Request) -> web.Response:
 
 
 async def create_purchase_order(request: web.Request) -> web.Response:
-    """A new issued purchase order; ``POST /_admin/invoices`` with its ``po_id`` bills it."""
-    return _json(request.app[STORE_KEY].create_purchase_order(), status=201)
+    """A new issued purchase order (hyphenated keys in the body override the generated ones);
+    ``POST /_admin/invoices`` with its ``po_id`` bills it."""
+    return _json(request.app[STORE_KEY].create_purchase_order(await _body(request)), status=201)
+
+
+async def revise_purchase_order(request: web.Request) -> web.Response:
+    """A revision: merge a JSON object of hyphenated keys into the order, as a buyer's change
+    re-sent to the supplier would (new ``version`` and ``updated-at``, ``exported`` false)."""
+    changes = await _body(request)
+    po_id = int(request.match_info["id"])
+    return _json(request.app[STORE_KEY].revise_purchase_order(po_id, changes))
 
 
 async def approve_invoice(request: web.Request) -> web.Response:
@@ -95,6 +104,7 @@ def add_admin_routes(app: web.Application) -> None:
     app.router.add_post("/_admin/invoices", create_invoice)
     app.router.add_post("/_admin/invoices/{id}/approve", approve_invoice)
     app.router.add_post("/_admin/purchase_orders", create_purchase_order)
+    app.router.add_patch("/_admin/purchase_orders/{id}", revise_purchase_order)
     app.router.add_post("/_admin/suppliers", create_supplier)
     app.router.add_patch("/_admin/suppliers/{id}", change_supplier)
     app.router.add_post("/_admin/tokens/expire", expire_tokens)

@@ -93,12 +93,32 @@ class CoupaStore:
             self._emit("invoices", record)
         return record
 
-    def create_purchase_order(self) -> Record:
+    def create_purchase_order(self, fields: Record | None = None) -> Record:
         """A new issued purchase order built like the seeded ones (random supplier, 1-8 lines),
-        stamped now, for invoices made later to cite (benchmarks, demos)."""
+        ``fields`` merged in, stamped now, for invoices made later to cite (benchmarks, demos)."""
         record = self.seeder.purchase_order()
         record["status"] = "issued"
-        record["created-at"] = record["updated-at"] = self.now()
+        record["created-at"] = self.now()
+        return self._change_purchase_order(record, fields or {})
+
+    def revise_purchase_order(self, po_id: int, changes: Record) -> Record:
+        """A buyer's revision re-sent to the supplier: ``changes`` merged in, a new ``version``,
+        and ``exported`` reset to false, as Coupa does (coupa-api.md §4)."""
+        record = self.get("purchase_orders", po_id)
+        record["version"] += 1
+        record["internal-revision"] += 1
+        record["exported"] = False
+        return self._change_purchase_order(record, changes)
+
+    def _change_purchase_order(self, record: Record, changes: Record) -> Record:
+        """Merge ``changes`` (hyphenated keys) and stamp the order now; its lines keep naming it
+        by its number (``order-header-number`` = ``po-number``, §4)."""
+        for key, value in changes.items():
+            if key not in ("id", "created-at", "updated-at"):
+                record[key] = copy.deepcopy(value)
+        for line in record["order-lines"]:
+            line["order-header-number"] = record["po-number"]
+        record["updated-at"] = self.now()
         return record
 
     def approve_invoice(self, invoice_id: int, *, callout: bool = True) -> Record:

@@ -295,3 +295,38 @@ async def test_without_client_limit_server_429s_are_absorbed(start_sim, make_cli
     found = await asyncio.gather(*(client.get_invoice(i) for i in invoice_ids))
     assert [f.id for f in found] == invoice_ids
     assert 429 in sim.statuses()
+
+
+async def test_purchase_orders_by_number_in_bulk_a_page_a_call(sim, make_client):
+    """``po-number[in]`` (coupa-api.md §3.2 "Operators", §4): ceil(n / page) calls for n
+    numbers; a number Coupa does not know is absent, one holding a comma is asked for alone."""
+    odd = sim.store.create_purchase_order({"po-number": "PO,1"})
+    numbers = [po["po-number"] for po in sim.store.collections["purchase_orders"].values()][:20]
+    client = make_client(sim, page_size=7)
+    found = await client.purchase_orders_by_number([*numbers, "no-such-po", "PO,1", numbers[0]])
+    assert sorted(po["po-number"] for po in found) == sorted([*numbers, "PO,1"])
+    assert next(po for po in found if po["po-number"] == "PO,1") == odd
+    pages = [parse_qs(r["query"]) for r in sim.requests if r["path"] == "/api/purchase_orders"]
+    assert len(pages) == 4  # ceil(21 / 7) lists, and the number with a comma alone
+    assert [len(p["po-number[in]"][0].split(",")) for p in pages[:3]] == [7, 7, 7]
+    assert pages[3]["po-number"] == ["PO,1"]
+
+
+async def test_a_listing_carries_identities_and_fetch_in_the_whole_records(sim, make_client):
+    """``fields`` (§3.2 "Payload trimming") lists the id and version of each change in a window
+    (``updated-at[gt_or_eq]`` to ``[lt]``); ``id[in]`` then brings the records in full."""
+    since, until = datetime(2025, 3, 1, tzinfo=UTC), datetime(2025, 4, 1, tzinfo=UTC)
+    client = make_client(sim, page_size=7)
+    pages = [page async for page in client.list_changed("invoices", since, until=until)]
+    listed = [item for page in pages for item in page]
+    invoices = sim.store.collections["invoices"]
+    expected = {
+        i for i, r in invoices.items() if since <= datetime.fromisoformat(r["updated-at"]) < until
+    }
+    assert len(pages) > 2
+    assert {item.id for item in listed} == expected
+    assert all(item.version == invoices[item.id]["updated-at"] for item in listed)
+    assert all(item.updated_at == datetime.fromisoformat(item.version) for item in listed)
+    wanted = [str(item.id) for item in listed[:9]]
+    fetched = await client.fetch_in("invoices", "id", wanted, {"status": "approved"})
+    assert fetched == [invoices[int(i)] for i in wanted if invoices[int(i)]["status"] == "approved"]

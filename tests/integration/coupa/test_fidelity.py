@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import UTC, datetime
 
 import pytest
 
@@ -283,3 +283,48 @@ async def test_seed_covers_the_edge_cases_and_is_deterministic(start_sim):
     assert max(len(i["invoice-lines"]) for i in invoices) > 10
     again = await start_sim(size={"suppliers": 300, "purchase_orders": 150, "invoices": 400})
     assert again.store.collections == sim.store.collections
+
+
+async def test_in_lists_find_records_by_id_and_po_number(sim, http, mint):
+    """§3.2 Operators: ``in`` takes a comma list, on any element (here ``id`` and §4's
+    ``po-number``); the answer keeps the default ascending id, and a value nothing has is
+    simply not in it."""
+    token = await mint(sim)
+    orders = sorted(sim.store.collections["purchase_orders"])[:3]
+    numbers = [sim.store.get("purchase_orders", po_id)["po-number"] for po_id in orders]
+    asked = {"po-number[in]": ",".join([numbers[2], "no-such-po", numbers[0]])}
+    _, by_number = await _get_json(http, sim, token, "/api/purchase_orders", asked)
+    assert [po["id"] for po in by_number] == [orders[0], orders[2]]
+    asked = {"id[in]": ",".join(str(po_id) for po_id in [orders[1], 1, orders[2]])}
+    _, by_id = await _get_json(http, sim, token, "/api/purchase_orders", asked)
+    assert [po["id"] for po in by_id] == orders[1:]
+
+
+async def test_fields_and_a_bounded_updated_at_window(sim, http, mint):
+    """§3.2 ``fields=``: a JSON array of the fields wanted, keys hyphenated in the answer; and
+    ``gt_or_eq`` with ``lt`` on one element bound a window of changes."""
+    token = await mint(sim)
+    window = {"updated-at[gt_or_eq]": "2025-03-01", "updated-at[lt]": "2025-04-01"}
+    params = {**window, "fields": '["id","updated_at"]', "limit": "50"}
+    _, listed = await _get_json(http, sim, token, "/api/invoices", params)
+    assert listed
+    assert all(set(item) == {"id", "updated-at"} for item in listed)
+    moments = [datetime.fromisoformat(item["updated-at"]) for item in listed]
+    assert all(
+        "2025-03-01" <= moment.astimezone(UTC).isoformat() < "2025-04-01" for moment in moments
+    )
+
+
+async def test_a_po_revision_gets_a_new_version_and_is_no_longer_exported(sim, http):
+    """§4: a PO revision re-sent to the supplier (new ``version``) resets ``exported`` to false;
+    the admin revision also moves ``updated-at``, the change an integration polls for."""
+    po = sim.store.get("purchase_orders", min(sim.store.collections["purchase_orders"]))
+    po["exported"], po["updated-at"] = True, "2025-01-01T00:00:00-07:00"
+    version = po["version"]
+    url = f"{sim.url}/_admin/purchase_orders/{po['id']}"
+    async with http.patch(url, json={"ship-to-attention": "Site office"}) as answer:
+        revised = await answer.json()
+    assert answer.status == 200
+    assert revised["ship-to-attention"] == "Site office"
+    assert (revised["version"], revised["exported"]) == (version + 1, False)
+    assert revised["updated-at"] > "2025-01-01T00:00:00-07:00"

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections import Counter
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from typing import Any
 
+import aiohttp
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from pydantic import SecretStr
@@ -19,6 +21,7 @@ from simulators.common.server import serve
 from simulators.coupa.api import STORE_KEY
 from simulators.coupa.app import create_app as create_coupa_sim
 from simulators.coupa.options import CoupaSimOptions, SeedSize
+from simulators.coupa.store import CoupaStore
 
 CONNECTION = "acme"
 SECRET = "callout-secret-1"
@@ -67,26 +70,49 @@ def sim_client(stack: AsyncExitStack, url: str, **settings: Any) -> CoupaClient:
 class IngestRig:
     client: TestClient[Any, Any]
     directory: SimDirectory
-    sim_store: object
+    sim_store: CoupaStore
+    sim_url: str
+
+    async def coupa_calls(self) -> Counter[str]:
+        """Every Coupa API request the simulator has answered, by ``METHOD /path``, as its
+        ``GET /_admin/requests`` counts them."""
+        async with (
+            aiohttp.ClientSession() as http,
+            http.get(f"{self.sim_url}/_admin/requests") as answer,
+        ):
+            return Counter((await answer.json())["counts"])
+
+
+StartRig = Callable[..., Awaitable[IngestRig]]
 
 
 @pytest.fixture
-async def rig(
+async def start_rig(
     db_url, kafka_bootstrap, topics, kafka_tuning, consumer_tuning
-) -> AsyncIterator[IngestRig]:
+) -> AsyncIterator[StartRig]:
+    """Start ingest against a fresh simulator; keyword arguments go to its Coupa client."""
     async with AsyncExitStack() as stack:
-        options = CoupaSimOptions(
-            size=SeedSize(suppliers=20, projects=5, purchase_orders=15, invoices=40)
-        )
-        sim_app = create_coupa_sim(options)
-        url = await stack.enter_async_context(serve(sim_app))
-        directory = SimDirectory(sim_client(stack, url))
-        settings = Settings(
-            kafka=kafka_tuning.model_copy(update={"topic_prefix": topics.prefix}),
-            consumer=consumer_tuning,
-            max_body_bytes=64 * 1024,
-            ingest=IngestTuning(first_poll_lookback_days=3650),
-        )
-        app = create_ingest(settings, Endpoints(db_url, kafka_bootstrap), directory)
-        client = await stack.enter_async_context(TestClient(TestServer(app, host="127.0.0.1")))
-        yield IngestRig(client, directory, sim_app[STORE_KEY])
+
+        async def start(**client_settings: Any) -> IngestRig:
+            options = CoupaSimOptions(
+                size=SeedSize(suppliers=20, projects=5, purchase_orders=15, invoices=40)
+            )
+            sim_app = create_coupa_sim(options)
+            url = await stack.enter_async_context(serve(sim_app))
+            directory = SimDirectory(sim_client(stack, url, **client_settings))
+            settings = Settings(
+                kafka=kafka_tuning.model_copy(update={"topic_prefix": topics.prefix}),
+                consumer=consumer_tuning,
+                max_body_bytes=64 * 1024,
+                ingest=IngestTuning(first_poll_lookback_days=3650),
+            )
+            app = create_ingest(settings, Endpoints(db_url, kafka_bootstrap), directory)
+            client = await stack.enter_async_context(TestClient(TestServer(app, host="127.0.0.1")))
+            return IngestRig(client, directory, sim_app[STORE_KEY], url)
+
+        yield start
+
+
+@pytest.fixture
+async def rig(start_rig: StartRig) -> IngestRig:
+    return await start_rig()

@@ -165,7 +165,7 @@ async def test_oversized_and_malformed_bodies_are_refused_clearly(rig, db_url):
     assert 'connector_callouts_total{kind="invoice",outcome="too_large"} 1.0' in metrics
 
 
-async def test_the_poll_publishes_every_approved_invoice_once_and_moves_its_cursor(
+async def test_the_poll_publishes_every_approved_invoice_once_keeps_the_pos_and_moves_its_cursor(
     rig, db_url, kafka_bootstrap, topics
 ):
     approved = [
@@ -198,6 +198,8 @@ async def test_the_poll_publishes_every_approved_invoice_once_and_moves_its_curs
             r["kind"]: r["cursor_at"]
             for r in await conn.fetch("SELECT kind, cursor_at FROM poll_cursors")
         }
+        kept = {r["po_id"] for r in await conn.fetch("SELECT po_id FROM coupa_purchase_orders")}
     finally:
         await conn.close()
-    assert set(cursors) == {"invoice", "supplier"}
+    assert set(cursors) == {"invoice", "supplier", "purchase_order"}
+    assert kept == set(rig.sim_store.collections["purchase_orders"])

@@ -1,6 +1,8 @@
 """The poll against a Coupa that may ignore ``order_by`` (coupa-api.md §3.2 "Query parameters"
 note): every approved invoice is accepted, and one approved behind a long walk's position is
-accepted by the next poll, because the cursor never moves past the walk's start."""
+accepted by the next poll, because the cursor never moves past the walk's start. What a poll
+has seen it lists again as ids and versions only, and a change committed late behind the
+cursor is found once its stretch has settled."""
 
 from __future__ import annotations
 
@@ -9,13 +11,15 @@ from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import parse_qs
 
 import orjson
 import pytest
 from aiohttp import web
 
-from services.ingest.poller import INVOICE_STATUSES, Poller, read_cursor
+from services.ingest.poller import INVOICE_STATUSES, Poller, read_position
 from shared.db.pool import Pool, create_pool
+from simulators.common.requests import REQUEST_LOG_KEY, RequestLog
 from simulators.common.server import serve
 from simulators.coupa.api import STORE_KEY
 from simulators.coupa.app import create_app as create_coupa_sim
@@ -35,6 +39,7 @@ class PollRig:
     store: CoupaStore
     poller: Poller
     pool: Pool
+    requests: RequestLog
 
     def wanted(self) -> set[int]:
         """Every invoice in Coupa that the poll asks for (approved or voided)."""
@@ -77,7 +82,10 @@ async def start_poll(db_url: str) -> AsyncIterator[Callable[..., Awaitable[PollR
         stack.push_async_callback(pool.close)
 
         async def start(
-            *, honour_order_by: bool, after_first_page: Change | None = None
+            *,
+            honour_order_by: bool = False,
+            after_first_page: Change | None = None,
+            clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         ) -> PollRig:
             size = SeedSize(suppliers=20, projects=5, purchase_orders=15, invoices=60)
             app = create_coupa_sim(CoupaSimOptions(size=size, honour_order_by=honour_order_by))
@@ -86,9 +94,13 @@ async def start_poll(db_url: str) -> AsyncIterator[Callable[..., Awaitable[PollR
             url = await stack.enter_async_context(serve(app))
             directory = SimDirectory(sim_client(stack, url, page_size=PAGE), polling=True)
             poller = Poller(
-                pool, directory, on_accepted=lambda: None, first_lookback=timedelta(days=3650)
+                pool,
+                directory,
+                on_accepted=lambda: None,
+                first_lookback=timedelta(days=3650),
+                clock=clock,
             )
-            return PollRig(app[STORE_KEY], poller, pool)
+            return PollRig(app[STORE_KEY], poller, pool, app[REQUEST_LOG_KEY])
 
         yield start
 
@@ -138,9 +150,65 @@ async def test_an_invoice_approved_behind_a_long_walk_is_found_by_the_next_poll(
     assert ahead in await rig.inbox()
     assert behind not in await rig.inbox(), "the walk had passed it"
     async with rig.pool.acquire() as conn:
-        cursor = await read_cursor(conn, CONNECTION, "invoice")
+        cursor = (await read_position(conn, CONNECTION, "invoice")).cursor
     await rig.poller.poll(CONNECTION)
     assert await rig.inbox() == rig.wanted()
     ahead_at = datetime.fromisoformat(rig.store.get("invoices", ahead)["updated-at"])
     assert cursor is not None
     assert started <= cursor < ahead_at
+
+
+def asked(log: RequestLog, since: int) -> list[dict[str, list[str]]]:
+    """The query of each Coupa API request after the first ``since`` the simulator logged."""
+    return [parse_qs(entry["query"]) for entry in list(log.entries)[since:]]
+
+
+async def test_a_poll_with_nothing_new_lists_what_it_saw_and_fetches_none_of_it(start_poll):
+    """Invoices, a PO and a supplier changed just now: the first poll fetches them in full, the
+    second lists them again (they are inside its window) as ids and versions only."""
+    rig = await start_poll()
+    store = rig.store
+    recent = pending(store)[:3]
+    stamps = [
+        store.approve_invoice(invoice_id, callout=False)["updated-at"] for invoice_id in recent
+    ]
+    store.revise_purchase_order(min(store.collections["purchase_orders"]), {"status": "closed"})
+    store.update_supplier(min(store.collections["suppliers"]), {"website": "https://new.example"})
+    assert await rig.poller.poll(CONNECTION) > 0
+    assert set(recent) <= await rig.inbox()
+    seen = len(rig.requests.entries)
+    assert await rig.poller.poll(CONNECTION) == 0
+    queries = asked(rig.requests, seen)
+    assert {entry["path"] for entry in list(rig.requests.entries)[seen:]} == {
+        "/api/invoices",
+        "/api/suppliers",
+        "/api/purchase_orders",
+    }
+    assert all(query["fields"] == ['["id","updated-at"]'] for query in queries), queries
+    assert not [query for query in queries if "id[in]" in query], "nothing was fetched in full"
+    invoice_since = [q["updated-at[gt_or_eq]"][0] for q in queries if "status[in]" in q]
+    oldest = min(map(datetime.fromisoformat, stamps))
+    assert invoice_since
+    assert all(datetime.fromisoformat(since) <= oldest for since in invoice_since), "in window"
+
+
+async def test_a_change_committed_late_behind_the_cursor_is_found_once_it_settles(start_poll):
+    """An invoice approved a minute before it became visible (a late commit, or Coupa's clock a
+    minute behind ours): behind the head margin, so the next poll does not list it; the settle
+    walk, once its stretch is an overlap old, lists it and takes it in."""
+    now = [datetime.now(UTC)]
+    rig = await start_poll(clock=lambda: now[0])
+    first, late = pending(rig.store)[:2]
+    rig.store.approve_invoice(first, callout=False)
+    await rig.poller.poll(CONNECTION)
+    record = rig.store.approve_invoice(late, callout=False)
+    record["updated-at"] = stamp(
+        datetime.fromisoformat(record["updated-at"]) - timedelta(minutes=1)
+    )
+    now[0] += timedelta(seconds=15)
+    await rig.poller.poll(CONNECTION)
+    assert late not in await rig.inbox(), "the head walk lists only the margin behind the cursor"
+    now[0] += timedelta(minutes=5)
+    await rig.poller.poll(CONNECTION)
+    assert late in await rig.inbox()
+    assert await rig.inbox() == rig.wanted()
