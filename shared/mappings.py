@@ -1,20 +1,23 @@
 """Explicit maps from Coupa values to Deltek ones, and the channel that says what resolves changed.
 
 A map row is ``(connection, kind, coupa_value) -> deltek_value`` with the ``source`` that wrote
-it (``import``, ``vendor_sync``, ...). Whatever changes what the mapper resolves against (a map,
-the Deltek reference cache, a new Coupa supplier) sends ``NOTIFY connector_mappings,
-'<connection>'`` through :func:`notify_changed`, and the mapper's resume loop listens on
-:data:`CHANNEL` to retry the records parked for want of it.
+it (``import``, ``vendor_sync``, ...). Whatever changes what the mapper resolves against (a map
+here, the Deltek reference cache in ``shared/reference/cache.py``, a connection's settings, a new
+Coupa supplier) sends ``NOTIFY connector_mappings, '<connection>'`` through
+:func:`notify_changed` in the transaction that makes the change. The mapper listens on
+:data:`CHANNEL`: it reloads the connection's reference data it holds in memory, and retries the
+records parked for want of it. A change written without the notification (by hand, in SQL) is
+seen only once the mapper's ``reference_ttl_seconds`` pass.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from shared.db.pool import Connection, Pool
+from shared.db.pool import Connection
+from shared.reference.view import MAP_KINDS
 
 CHANNEL = "connector_mappings"
-MAP_KINDS = ("supplier", "account", "project")
 
 
 @dataclass(frozen=True)
@@ -24,10 +27,11 @@ class UpsertCounts:
     unchanged: int
 
 
-async def notify_changed(conn: Connection | Pool, connection: str) -> None:
+async def notify_changed(conn: Connection, connection: str) -> None:
     """Tell the mapper that maps or reference data of ``connection`` changed.
 
-    Sent inside a transaction, Postgres delivers it only on commit.
+    Send it in the transaction that makes the change: Postgres delivers it on that commit (and
+    never for one rolled back), so a listener cannot miss a change nor hear of one too early.
     """
     await conn.execute("SELECT pg_notify($1, $2)", CHANNEL, connection)
 

@@ -53,10 +53,13 @@ class IngestTuning(BaseModel):
 
 
 class MapperTuning(BaseModel):
-    """How often the mapper re-tries parked invoices besides when a map or the cache changes."""
+    """How often the mapper re-tries parked invoices besides when a map or the cache changes,
+    and how long it trusts its in-memory reference data without hearing of a change."""
 
     resume_interval_seconds: float = Field(default=30.0, gt=0)
     resume_batch: int = Field(default=500, ge=1)
+    # The backstop for a map or cache row changed by hand without NOTIFY; 0 reloads every time.
+    reference_ttl_seconds: float = Field(default=5.0, ge=0)
 
 
 class PosterTuning(BaseModel):

@@ -67,10 +67,11 @@ class LedgerInvoices:
             column = await self._which_column()
             return await self._client.find_posted_invoice(vendor, invoice, column=column)
         except FieldMissingError as exc:
+            origin = self._origin(exc.field)
             await self._forget()
             raise self._attention(
                 f"Deltek's AP ledger (PSALedger/AP) has no column {exc.field}"
-                f"{self._origin(exc.field)} to find posted invoices by; Deltek said: {exc.detail}"
+                f"{origin} to find posted invoices by; Deltek said: {exc.detail}"
             ) from exc
 
     def _origin(self, field: str) -> str:
@@ -121,6 +122,7 @@ class LedgerInvoices:
         )
 
     async def _forget(self) -> None:
+        self._column = self._fixed
         await self._db.execute(
             "DELETE FROM tenant_facts WHERE connection = $1 AND fact = $2",
             self._connection,

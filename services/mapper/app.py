@@ -1,8 +1,9 @@
 """The mapper service: Coupa events in, Deltek write commands out, the rest parked with reasons.
 
 One consumer stores every invoice and supplier event as a record and settles invoices (map,
-park, supersede or flag); a resume loop re-settles parked invoices when maps or the Deltek
-reference cache change (NOTIFY ``connector_mappings``) and on a periodic sweep.
+park, supersede or flag) against each connection's reference snapshot held in memory; a resume
+loop listens on ``connector_mappings``, marks snapshots stale when maps or the Deltek reference
+cache change, re-settles parked invoices then, and sweeps periodically.
 """
 
 from __future__ import annotations
@@ -12,10 +13,9 @@ from aiohttp import web
 from services.mapper.handler import mapper_handler
 from services.mapper.metrics import MapperMetrics
 from services.mapper.resume import ResumeLoop
-from services.mapper.workflow import MapperDeps, SettingsFor
-from shared.connection_settings import ConnectionSettings
+from services.mapper.snapshots import ReferenceSnapshots
+from services.mapper.workflow import MapperDeps
 from shared.connections.store import load_connection_settings
-from shared.db.pool import Pool
 from shared.endpoints import Endpoints
 from shared.service.app import (
     ENDPOINTS,
@@ -31,17 +31,7 @@ from shared.settings import Settings
 
 SERVICE = "mapper"
 MAPPER_METRICS = web.AppKey("mapper_metrics", MapperMetrics)
-
-
-def stored_settings_for(pool: Pool) -> SettingsFor:
-    """Connection settings straight from the ``connections`` table, read on every use so a
-    ``connector connections apply`` takes effect at once; no secrets are needed to map."""
-
-    async def settings_for(name: str) -> ConnectionSettings | None:
-        async with pool.acquire() as conn:
-            return await load_connection_settings(conn, name)
-
-    return settings_for
+SNAPSHOTS = web.AppKey("reference_snapshots", ReferenceSnapshots)
 
 
 def mapper_deps(app: web.Application) -> MapperDeps:
@@ -49,7 +39,10 @@ def mapper_deps(app: web.Application) -> MapperDeps:
         pool=app[POOL],
         publisher=app[PUBLISHER],
         topics=topics_of(app),
-        settings_for=stored_settings_for(app[POOL]),
+        # Connection settings straight from the ``connections`` table on every use, so a
+        # ``connector connections apply`` takes effect at once; no secrets are needed to map.
+        settings_for=load_connection_settings,
+        references=app[SNAPSHOTS],
         metrics=app[MAPPER_METRICS],
     )
 
@@ -57,6 +50,8 @@ def mapper_deps(app: web.Application) -> MapperDeps:
 def create_app(settings: Settings, endpoints: Endpoints) -> web.Application:
     app = base_app(SERVICE, settings, endpoints)
     app[MAPPER_METRICS] = MapperMetrics(app[METRICS].registry)
+    # One set for the consumer's handlers and the resume loop, whose feed keeps it current.
+    app[SNAPSHOTS] = ReferenceSnapshots(ttl_seconds=settings.mapper.reference_ttl_seconds)
     add_consumer(
         app,
         group="connector-mapper",

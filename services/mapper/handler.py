@@ -26,18 +26,19 @@ def mapper_handler(deps: MapperDeps) -> MessageHandler:
     """The handler for ``coupa.invoices`` and ``coupa.suppliers``."""
 
     async def handle(envelope: Envelope, coords: Coordinates) -> None:
+        # One pooled connection for the whole message: storing it, then settling it.
         async with deps.pool.acquire() as conn:
             record_id, created = await record_received(conn, envelope, coords, service=SERVICE)
-            if envelope.schema_name == SUPPLIER_CHANGED and created:
-                await notify_changed(conn, envelope.connection)
-        if envelope.schema_name == SUPPLIER_CHANGED:
-            settings = await deps.settings_for(envelope.connection)
-            if settings is None or not settings.mapping.create_vendors:
+            if envelope.schema_name == SUPPLIER_CHANGED:
+                if created:
+                    await notify_changed(conn, envelope.connection)
+                settings = await deps.settings_for(conn, envelope.connection)
+                if settings is None or not settings.mapping.create_vendors:
+                    return
+            elif envelope.schema_name != INVOICE_APPROVED:
+                log.warning("stored a message of an unknown schema", extra={"key": envelope.key})
                 return
-        elif envelope.schema_name != INVOICE_APPROVED:
-            log.warning("stored a message of an unknown schema", extra={"key": envelope.key})
-            return
-        trigger = Trigger(source=envelope.source, trace_id=envelope.trace_id, coords=coords)
-        await settle(deps, record_id, trigger)
+            trigger = Trigger(source=envelope.source, trace_id=envelope.trace_id, coords=coords)
+            await settle(deps, conn, record_id, trigger)
 
     return handle

@@ -1,4 +1,4 @@
-"""The mapper's Postgres access: the reference view, explicit maps, records it maps, the ledger."""
+"""The mapper's Postgres access: the records it maps, and what the ledger says was booked."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pydantic import ValidationError
 
 from services.mapper.rules.posted import Booked
 from shared.db.pool import Connection
-from shared.kafka.envelope import Source
+from shared.kafka.envelope import Source, record_key
 from shared.ledger import BOOKED_STATES, read_entry
 from shared.messages import PostApInvoice
 
@@ -17,13 +17,14 @@ from shared.messages import PostApInvoice
 async def latest_supplier(
     conn: Connection, connection: str, coupa_id: str
 ) -> dict[str, Any] | None:
-    """The last Coupa supplier record received for ``coupa_id`` (for its tax id), if any."""
+    """The last Coupa supplier record received for ``coupa_id`` (for its tax id), if any.
+
+    Found by its record key, so the ``(record_key, version)`` index reads only its versions
+    rather than every record of the connection.
+    """
     payload = await conn.fetchval(
-        """SELECT payload FROM records
-            WHERE connection = $1 AND kind = 'supplier' AND coupa_id = $2
-            ORDER BY id DESC LIMIT 1""",
-        connection,
-        coupa_id,
+        "SELECT payload FROM records WHERE record_key = $1 ORDER BY id DESC LIMIT 1",
+        record_key(connection, "supplier", coupa_id),
     )
     if not isinstance(payload, dict):
         return None

@@ -4,13 +4,22 @@ An invoice becomes a ``PostApInvoice``; a supplier, on a connection with ``creat
 an ``UpsertVendor`` (``supplier.py``). Both go to ``deltek.writes`` keyed by the record key.
 
 Under a row lock, in one transaction: skip versions that are done, supersede older ones (or
-this one, if a newer version is stored), map, compare with what is already booked, then move the
-record to its state and publish the command. The publish happens inside the transaction, after
-the state change: if it fails the transaction rolls back and the record is as before (the
-handler's message is retried, the resume loop tries again on its next pass); if the process
-dies after publishing but before commit, the record stays where it was and the same job is
-published again later, which the poster's ledger absorbs. Holding the lock while publishing
-also keeps the poster's own update of the record from landing before ours.
+this one, if a newer version is stored), map against the connection's reference snapshot
+(``snapshots.py``), compare with what is already booked, then move the record to its state and
+publish the command. The publish happens inside the transaction, after the state change: if it
+fails the transaction rolls back and the record is as before (the handler's message is retried,
+the resume loop tries again on its next pass); if the process dies after publishing but before
+commit, the record stays where it was and the same job is published again later, which the
+poster's ledger absorbs. Holding the lock while publishing also keeps the poster's own update of
+the record from landing before ours.
+
+Everything runs on the caller's database connection, so a handler holds one pooled connection
+however many handlers run at once (a second, nested acquire could wait for ever on a pool its
+peers have taken).
+
+A record parked while a change of its connection's reference data was being heard is settled
+again at once: the resume loop, woken by that change, may have looked for parked records before
+this one was committed.
 """
 
 from __future__ import annotations
@@ -30,6 +39,7 @@ from services.mapper.rules.posted import flag_reason
 from services.mapper.rules.resolve import map_invoice
 from services.mapper.rules.supplier import build_upsert_vendor
 from services.mapper.rules.vendor import supplier_id
+from services.mapper.snapshots import ReferenceSnapshots
 from shared.connection_settings import ConnectionSettings
 from shared.db.pool import Connection, Pool
 from shared.kafka.envelope import Coordinates, Envelope, Source, utc_now
@@ -45,12 +55,12 @@ from shared.messages import (
     invoice_job_id,
 )
 from shared.records import is_newer, newest, transition, versions
-from shared.reference.cache import load_reference
 
 log = logging.getLogger(__name__)
 
 SERVICE = "mapper"
-SettingsFor = Callable[[str], Awaitable[ConnectionSettings | None]]
+# Read on the caller's connection (see the module docstring), on every use.
+SettingsFor = Callable[[Connection, str], Awaitable[ConnectionSettings | None]]
 # A previewed record was mapped but held back by preview mode; once live it is settled again.
 _OPEN_STATES = ("received", "parked", "mapped", "previewed")
 _SCHEMAS = {"invoice": POST_AP_INVOICE, "supplier": UPSERT_VENDOR}
@@ -64,6 +74,7 @@ class MapperDeps:
     publisher: Publishes
     topics: Topics
     settings_for: SettingsFor
+    references: ReferenceSnapshots
     metrics: MapperMetrics | None = None
     clock: Callable[[], datetime] = utc_now
 
@@ -94,24 +105,41 @@ def supplier_event(payload: dict[str, Any]) -> dict[str, Any]:
     return payload
 
 
-async def settle(deps: MapperDeps, record_id: int, trigger: Trigger) -> str | None:
-    """Bring one record version to its next state; return the outcome, None if nothing changed."""
-    async with deps.pool.acquire() as conn, conn.transaction():
+async def settle(
+    deps: MapperDeps, conn: Connection, record_id: int, trigger: Trigger
+) -> str | None:
+    """Bring one record version to its next state; return the outcome, None if nothing changed.
+
+    ``conn`` is the caller's and must not be in a transaction: each pass is one of its own.
+    """
+    outcome: str | None = None
+    while True:
+        mark = deps.references.mark()
+        settled = await _settle_once(deps, conn, record_id, trigger)
+        if settled is None:
+            return outcome
+        connection, outcome = settled
+        if deps.metrics is not None:
+            deps.metrics.count(connection, outcome)
+        if outcome != "parked" or not deps.references.changed_since(connection, mark):
+            return outcome
+
+
+async def _settle_once(
+    deps: MapperDeps, conn: Connection, record_id: int, trigger: Trigger
+) -> tuple[str, str] | None:
+    """One pass in one transaction: the record's connection and outcome, None if unchanged."""
+    async with conn.transaction():
         record = await repo.lock_record(conn, record_id)
         if record is None or record.state not in _OPEN_STATES:
             return None  # posted, flagged, superseded...: the redelivery is already audited
-        outcome: str | None
         if record.state == "mapped":
-            if trigger.event == "mapped" and record.command is not None:
-                await _publish(deps, record, record.command, trigger)
-                outcome = "republished"
-            else:
+            if trigger.event != "mapped" or record.command is None:
                 return None
-        else:
-            outcome = await _settle_open(deps, conn, record, trigger)
-    if outcome is not None and deps.metrics is not None:
-        deps.metrics.count(record.connection, outcome)
-    return outcome
+            await _publish(deps, record, record.command, trigger)
+            return record.connection, "republished"
+        outcome = await _settle_open(deps, conn, record, trigger)
+    return None if outcome is None else (record.connection, outcome)
 
 
 async def _settle_open(
@@ -130,7 +158,7 @@ async def _settle_open(
                 deps.metrics.count(record.connection, "superseded")
     result: MapResult
     if record.kind == "supplier":
-        result = await _map_supplier(deps, record)
+        result = await _map_supplier(deps, conn, record)
     else:
         invoice_result, event = await _map(deps, conn, record)
         result = invoice_result
@@ -188,7 +216,7 @@ async def _map(
         event = invoice_event(record.payload)
     except ValidationError:
         return Parked(("The message carries no readable Coupa invoice",)), None
-    settings = await deps.settings_for(record.connection)
+    settings = await deps.settings_for(conn, record.connection)
     if settings is None:
         return (
             Parked(
@@ -197,20 +225,20 @@ async def _map(
             ),
             event,
         )
-    ref = await load_reference(conn, record.connection)
+    ref = await deps.references.get(conn, record.connection)
     supplier = await repo.latest_supplier(conn, record.connection, supplier_id(event.invoice) or "")
     return map_invoice(event, settings, ref, supplier), event
 
 
 async def _map_supplier(
-    deps: MapperDeps, record: repo.StoredRecord
+    deps: MapperDeps, conn: Connection, record: repo.StoredRecord
 ) -> Mapped[UpsertVendor] | Parked:
     """Vendor sync's command; stored suppliers of a connection without it are only kept."""
     try:
         supplier = supplier_event(record.payload)
     except ValidationError:
         return Parked(("The message carries no readable Coupa supplier",))
-    settings = await deps.settings_for(record.connection)
+    settings = await deps.settings_for(conn, record.connection)
     if settings is None:
         return Parked((f"There is no connection named {record.connection}",))
     if not settings.mapping.create_vendors:  # turned off since the supplier parked

@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import logging
 import re
+from weakref import WeakKeyDictionary
 
 from services.poster.attempt import Attempt
 from services.poster.booking import Booking, InDeltek
@@ -44,6 +45,7 @@ from services.poster.jobs import SERVICE, Job, Outcome, PosterDeps, claim_job, h
 from services.poster.report import Reporter
 from services.poster.vendors import VendorSync
 from services.poster.voucher import VoucherError, batch_description, build_batch
+from shared.deltek import DeltekClient
 from shared.http import Backoff, FatalError
 from shared.kafka.consumer import TransientError
 from shared.kafka.envelope import Coordinates, Envelope
@@ -82,6 +84,17 @@ class PostHandler:
         self.deps = deps
         self.report = Reporter(deps)
         self.vendors = VendorSync(deps, self.report)
+        # One per client and setting, so the column found out is not read again for every job;
+        # a connection applied again gets a new client, and with it a fresh look.
+        self._ledgers: WeakKeyDictionary[DeltekClient, dict[str | None, LedgerInvoices]] = (
+            WeakKeyDictionary()
+        )
+
+    def _ledger(self, client: DeltekClient, connection: str, fixed: str | None) -> LedgerInvoices:
+        by_setting = self._ledgers.setdefault(client, {})
+        if fixed not in by_setting:
+            by_setting[fixed] = LedgerInvoices(self.deps.pool, client, connection, fixed=fixed)
+        return by_setting[fixed]
 
     async def __call__(self, envelope: Envelope, coords: Coordinates) -> None:
         if envelope.schema_name == UPSERT_VENDOR:
@@ -162,12 +175,7 @@ class PostHandler:
             client,
             job.command,
             build_batch(job.command, settings.deltek),
-            ledger=LedgerInvoices(
-                self.deps.pool,
-                client,
-                job.connection,
-                fixed=settings.deltek.ledger_invoice_column,
-            ),
+            ledger=self._ledger(client, job.connection, settings.deltek.ledger_invoice_column),
             lookups=tuning.lost_answer_lookups,
             backoff=Backoff(
                 initial=tuning.lost_answer_backoff_seconds,

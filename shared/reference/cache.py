@@ -7,6 +7,10 @@ disappear, and a reader sees the old set or the new one, never half of each. An 
 connection and kind serialises two posters refreshing the same kind at once. An empty answer
 never empties a kind that has rows: a role without access, or a broken filter, must not make
 every invoice look unmappable. It is logged and left due.
+
+Every write here sends ``notify_changed`` in the writer's transaction, so the mapper, which
+holds each connection's view in memory (``services/mapper/snapshots.py``), hears of each change
+the moment it commits, and of none that did not.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from datetime import date, timedelta
 from typing import Any, Literal
 
 from shared.db.pool import Connection, Pool
-from shared.mappings import MAP_KINDS, load_mappings
+from shared.mappings import load_mappings, notify_changed
 from shared.reference.view import CachedProject, GlAccount, OpenPeriod, Reference, Vendor
 
 log = logging.getLogger(__name__)
@@ -61,7 +65,7 @@ def unique(rows: list[Row], key_width: int) -> list[Row]:
 async def replace(conn: Connection, connection: str, kind: Kind, rows: list[Row]) -> int:
     """Replace the cached rows of ``kind`` with ``rows`` (one per key); rows kept after.
 
-    The caller owns the transaction (so the NOTIFY it sends goes out on commit).
+    The caller owns the transaction, so the NOTIFY sent here goes out on its commit.
     """
     table = TABLES[kind]
     rows = unique(rows, table.key_width)
@@ -88,6 +92,7 @@ async def replace(conn: Connection, connection: str, kind: Kind, rows: list[Row]
         kind,
         len(rows),
     )
+    await notify_changed(conn, connection)
     return len(rows)
 
 
@@ -108,13 +113,14 @@ async def due_kinds(
 
 
 async def load_reference(conn: Connection, connection: str) -> Reference:
-    """Everything resolution checks against, for one connection, in one consistent snapshot."""
+    """Everything resolution checks against, for one connection; each kind, and the maps, as
+    one committed set (``replace`` swaps a kind whole), so no kind is ever seen half replaced."""
     async with conn.transaction():
         rows = {
             kind: [tuple(row) for row in await conn.fetch(TABLES[kind].select(), connection)]
             for kind in KINDS
         }
-        maps = await load_mappings(conn, connection, MAP_KINDS)
+        maps = await load_mappings(conn, connection)
     return reference_from_rows(rows, maps)
 
 
@@ -156,7 +162,10 @@ async def load_vendor_reference(conn: Connection, connection: str) -> Reference:
 
 
 async def cache_vendor(conn: Connection, connection: str, vendor: Vendor) -> None:
-    """One firm as the cache would hold it after the next refresh, now (after a vendor sync)."""
+    """One firm as the cache would hold it after the next refresh, now (after a vendor sync).
+
+    Sent in the caller's transaction, the NOTIFY goes out when the firm is committed.
+    """
     await conn.execute(
         """INSERT INTO deltek_vendors (connection, client_id, vendor, name, status, tax_id)
            VALUES ($1, $2, $3, $4, $5, $6)
@@ -170,3 +179,4 @@ async def cache_vendor(conn: Connection, connection: str, vendor: Vendor) -> Non
         vendor.status,
         vendor.tax_id,
     )
+    await notify_changed(conn, connection)

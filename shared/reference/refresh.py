@@ -1,8 +1,9 @@
 """Pulling the Deltek reference cache from Deltek: what is read for each kind, and the refresh.
 
 Each kind is fetched completely before its transaction opens (``cache.replace``), so a failed
-read changes nothing. After a refresh the mapper hears of it (``shared.mappings.notify_changed``)
-and retries records parked for want of a vendor, account, project or open period.
+read changes nothing. Each kind replaced notifies the mapper in its own transaction
+(``shared.mappings.notify_changed``), which then reloads the connection's reference data and
+retries records parked for want of a vendor, account, project or open period.
 
 Choices where Deltek's documents are silent:
 
@@ -19,7 +20,6 @@ from typing import Literal
 
 from shared.db.pool import Pool
 from shared.deltek import DeltekClient, FilterHash, Period
-from shared.mappings import notify_changed
 from shared.reference.cache import KINDS, Kind, Row, replace
 
 
@@ -79,12 +79,8 @@ async def refresh(
     Raises what the client raises; kinds replaced before the failure stay replaced.
     """
     counts: dict[Kind, int] = {}
-    try:
-        for kind in kinds:
-            rows = await FETCH[kind](client)
-            async with pool.acquire() as conn, conn.transaction():
-                counts[kind] = await replace(conn, connection, kind, rows)
-    finally:
-        if counts:
-            await notify_changed(pool, connection)
+    for kind in kinds:
+        rows = await FETCH[kind](client)
+        async with pool.acquire() as conn, conn.transaction():
+            counts[kind] = await replace(conn, connection, kind, rows)
     return counts

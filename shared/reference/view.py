@@ -1,7 +1,9 @@
 """A read-only view of one connection's Deltek reference cache and explicit maps, for resolving.
 
-The repository fills it from Postgres once per message (or per sweep); the resolver only reads
-it, so resolution stays pure and testable without a database.
+``shared/reference/cache.py`` builds it from Postgres; the mapper holds one per connection in
+memory and shares it between concurrent messages until it hears of a change, so it is immutable
+(frozen dataclasses over read-only mappings). The resolver only reads it, so resolution stays
+pure and testable without a database.
 """
 
 from __future__ import annotations

@@ -21,8 +21,11 @@ from tests.support import eventually
 pytestmark = pytest.mark.e2e
 
 Invoice = dict[str, Any]
-UNMAP = """DELETE FROM mappings WHERE connection = $1 AND kind = $2 AND coupa_value = $3
-           RETURNING deltek_value"""
+# Removes a map as `connector mappings` would: the mapper is told in the same statement.
+UNMAP = """WITH gone AS (DELETE FROM mappings WHERE connection = $1 AND kind = $2
+                                            AND coupa_value = $3
+                         RETURNING deltek_value)
+           SELECT (SELECT deltek_value FROM gone), pg_notify('connector_mappings', $1)"""
 POSTED = """SELECT count(DISTINCT record_key) FROM records
              WHERE record_key = ANY($1::text[]) AND state = 'posted'"""
 

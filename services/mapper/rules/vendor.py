@@ -14,11 +14,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import TypeAdapter, ValidationError
+
 from services.mapper.rules.outcome import Problem
-from shared.coupa.models import CoupaInvoice, CoupaSupplier, Ref, UnreadableError
+from shared.coupa.models import Association, CoupaSupplier, Ref
 from shared.reference.view import Reference, Vendor, norm_name, norm_tax_id
 
 INACTIVE_VENDOR = "inactive_vendor"
+_INVOICE_SUPPLIER: TypeAdapter[Ref | None] = TypeAdapter(Association[Ref])
 
 
 def supplier_label(invoice_supplier: Ref) -> str:
@@ -28,10 +31,12 @@ def supplier_label(invoice_supplier: Ref) -> str:
 
 def supplier_id(invoice: dict[str, Any]) -> str | None:
     """The Coupa id of the supplier an invoice (Coupa's JSON) names, to look up its record; None
-    when it names none, or cannot be read (it then parks before any vendor is looked for)."""
+    when it names none, or cannot be read. Only the ``supplier`` field is read, as
+    ``CoupaInvoice`` reads it: this runs for every message, and an invoice unreadable elsewhere
+    parks anyway, before any vendor is looked for."""
     try:
-        named = CoupaInvoice.from_api(invoice).supplier
-    except UnreadableError:
+        named = _INVOICE_SUPPLIER.validate_python(invoice.get("supplier"))
+    except ValidationError:
         return None
     return str(named.id) if named is not None and named.id is not None else None
 

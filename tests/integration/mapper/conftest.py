@@ -10,13 +10,15 @@ from typing import Any
 import asyncpg
 import pytest
 
-from services.mapper.app import stored_settings_for
 from services.mapper.handler import mapper_handler
+from services.mapper.snapshots import ReferenceSnapshots
 from services.mapper.workflow import MapperDeps
+from shared.connections.store import load_connection_settings
 from shared.db.pool import Pool, create_pool
 from shared.kafka.envelope import Coordinates, Envelope
 from shared.kafka.topics import Topics
 from shared.messages import INVOICE_APPROVED, InvoiceApproved
+from shared.settings import MapperTuning
 from tests.unit.mapper.builders import SETTINGS, Json, account, invoice, line
 
 CONNECTION = "acme"
@@ -103,7 +105,8 @@ async def rig(db_url: str) -> AsyncIterator[Rig]:
     async with pool.acquire() as conn:
         await seed(conn)
     sink = Sink()
-    deps = MapperDeps(pool, sink, Topics(), stored_settings_for(pool))
+    references = ReferenceSnapshots(ttl_seconds=MapperTuning().reference_ttl_seconds)
+    deps = MapperDeps(pool, sink, Topics(), load_connection_settings, references)
     try:
         yield Rig(pool, sink, deps)
     finally:
