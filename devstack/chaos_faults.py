@@ -28,6 +28,8 @@ from devstack.supervisor import Child, Stack
 
 # How often the mid-run poster kill looks whether its poster holds a lease yet.
 _LEASE_POLL = 0.02
+# Deltek's answer time while it looks (the real service's, as the benchmarks use).
+_KILL_LATENCY_MS = 150
 # What that look meets while the schedule has Postgres down or just restarted.
 _DATABASE_DOWN: tuple[type[Exception], ...] = (
     OSError,
@@ -129,6 +131,11 @@ class FaultSchedule:
         """After ``delay``, SIGKILL ``poster`` as soon as it holds a live ledger lease (at the
         ``deadline`` anyway: a poster just restarted may wait out a rebalance with none)."""
         await asyncio.sleep(delay)
+        # Jobs take milliseconds against an instant simulator, so a lease is rarely seen live;
+        # Deltek answering like the real service keeps each job (and its lease) open long
+        # enough to be caught in the middle of one.
+        await self._plan("deltek", {"latency_ms": _KILL_LATENCY_MS})
+        self.done[Fault("deltek slow", note="for the mid-run poster kill")] += 1
         held = await self._live_leases(poster, deadline)
         proc = poster.proc
         if proc is None or proc.poll() is not None:
