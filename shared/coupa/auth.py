@@ -13,6 +13,7 @@ import orjson
 
 from shared.coupa.config import CoupaClientConfig
 from shared.coupa.errors import CoupaAuthError
+from shared.http.answers import read_answer
 from shared.http.backoff import Backoff, RetryPolicy, call_with_retries, parse_retry_after
 from shared.http.errors import RetriableError, error_for_status
 from shared.http.ratelimit import TokenBucket
@@ -105,10 +106,12 @@ class TokenProvider:
         await self._bucket.acquire()
         url = f"{config.base_url.rstrip('/')}/oauth2/token"
         try:
+            # No redirect is followed (shared.http.answers): a 307/308 would resend the form,
+            # client secret included, to wherever it points.
             async with self._session.post(
-                url, data=form, headers={"Accept": "application/json"}
+                url, data=form, headers={"Accept": "application/json"}, allow_redirects=False
             ) as response:
-                body = await response.read()
+                body = await read_answer(response, config.max_token_response_bytes)
                 status, retry_after = response.status, response.headers.get("Retry-After")
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise RetriableError(f"token request to {url} failed: {exc!r}") from exc

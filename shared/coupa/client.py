@@ -20,6 +20,7 @@ from shared.coupa.config import CoupaClientConfig
 from shared.coupa.errors import CoupaAuthError, CoupaNotFoundError, CoupaPermissionError
 from shared.coupa.models import CoupaInvoice, CoupaPurchaseOrder, CoupaSupplier
 from shared.coupa.paging import IDENTITY_FIELDS, ChangedSincePager, Listed
+from shared.http.answers import read_answer
 from shared.http.backoff import Backoff, RetryPolicy, call_with_retries, parse_retry_after
 from shared.http.errors import FatalError, RetriableError, error_for_status
 from shared.http.ratelimit import TokenBucket
@@ -35,6 +36,7 @@ class CoupaClient(SessionOwner):
 
     Every call takes a rate-limit token, carries a cached bearer, retries retriable failures with
     jittered backoff and, on a 401, mints a new token once before giving up with CoupaAuthError.
+    A redirect or an answer over ``max_response_bytes`` is refused (``shared.http.answers``).
     """
 
     def __init__(
@@ -72,9 +74,14 @@ class CoupaClient(SessionOwner):
         token = await self.tokens.token()
         try:
             async with self._session.request(
-                method, f"{self._base}{path}", params=params, headers=self._headers(token, method)
+                method,
+                f"{self._base}{path}",
+                params=params,
+                headers=self._headers(token, method),
+                allow_redirects=False,
             ) as response:
-                status, body = response.status, await response.read()
+                status = response.status
+                body = await read_answer(response, self.config.max_response_bytes)
                 retry_after = response.headers.get("Retry-After")
                 content_type = response.content_type
         except (aiohttp.ClientError, TimeoutError) as exc:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
+from shared.http.answers import DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_MAX_TOKEN_RESPONSE_BYTES
+
 DEFAULT_SCOPES = (
     "core.common.read",
     "core.invoice.read",
@@ -36,3 +38,7 @@ class CoupaClientConfig(BaseModel):
     token_refresh_margin_seconds: float = Field(default=300.0, ge=0)
     # Coupa asks for at least 5 s between minting a token and using it (coupa-api.md §1).
     token_first_use_delay_seconds: float = Field(default=5.0, ge=0)
+    # Larger answers are refused, never retried (shared.http.answers): a tenant whose pages are
+    # genuinely bigger needs a higher bound, not more attempts.
+    max_response_bytes: int = Field(default=DEFAULT_MAX_RESPONSE_BYTES, ge=1024)
+    max_token_response_bytes: int = Field(default=DEFAULT_MAX_TOKEN_RESPONSE_BYTES, ge=1024)

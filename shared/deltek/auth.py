@@ -138,7 +138,13 @@ class TokenManager:
 
         async def once() -> bytes:
             # Asking for another token is harmless, so even a lost answer may be retried.
-            answer = await self._transport.send("POST", url, form=form, idempotent=True)
+            answer = await self._transport.send(
+                "POST",
+                url,
+                form=form,
+                idempotent=True,
+                max_bytes=self._config.max_token_response_bytes,
+            )
             if answer.status != 200:
                 error = error_for_response(
                     answer.status, answer.body, retry_after=answer.retry_after

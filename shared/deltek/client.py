@@ -112,6 +112,7 @@ class DeltekClient(SessionOwner):
         self._transport = Transport(
             self._session,
             timeout_seconds=config.timeout_seconds,
+            max_response_bytes=config.max_response_bytes,
             concurrency=AdaptiveLimit(config.max_in_flight),
             limiter=limiter,
         )

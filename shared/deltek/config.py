@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field, SecretStr
 
+from shared.http.answers import DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_MAX_TOKEN_RESPONSE_BYTES
 from shared.logs import register_secret
 
 
@@ -28,6 +29,10 @@ class DeltekConfig(BaseModel):
     page_size: int = Field(default=100, ge=1)
     # Calls in flight at most; below it the bound adapts to the tenant's answers.
     max_in_flight: int = Field(default=32, ge=1, le=256)
+    # Larger answers are refused, never retried (shared.http.answers): a tenant whose pages are
+    # genuinely bigger needs a higher bound, not more attempts.
+    max_response_bytes: int = Field(default=DEFAULT_MAX_RESPONSE_BYTES, ge=1024)
+    max_token_response_bytes: int = Field(default=DEFAULT_MAX_TOKEN_RESPONSE_BYTES, ge=1024)
 
     def model_post_init(self, _context: object) -> None:
         register_secret(self.password.get_secret_value())

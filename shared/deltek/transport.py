@@ -3,6 +3,10 @@
 A failure before the request left (connection refused, DNS) is always safe to retry. Any later
 failure of a write (reset, timeout, closed socket) may hide a committed change, so it becomes
 ``OutcomeUnknownError`` instead of a retriable error: the caller must look the write up.
+
+No redirect is followed and no answer is read past a bound (``shared.http.answers``); both are
+fatal, except an oversize answer to a write Deltek accepted: that write is done but what it made
+is unread, so it too becomes ``OutcomeUnknownError`` and is looked up.
 """
 
 from __future__ import annotations
@@ -15,8 +19,9 @@ import aiohttp
 from yarl import URL
 
 from shared.deltek.errors import OutcomeUnknownError
-from shared.http import RetriableError, TokenBucket, parse_retry_after
+from shared.http import ResponseTooLargeError, RetriableError, TokenBucket, parse_retry_after
 from shared.http.adaptive import AdaptiveLimit
+from shared.http.answers import read_answer
 
 log = logging.getLogger(__name__)
 
@@ -37,11 +42,13 @@ class Transport:
         session: aiohttp.ClientSession,
         *,
         timeout_seconds: float,
+        max_response_bytes: int,
         concurrency: AdaptiveLimit,
         limiter: TokenBucket | None = None,
     ) -> None:
         self._session = session
         self._timeout = aiohttp.ClientTimeout(total=timeout_seconds)
+        self._max_bytes = max_response_bytes
         self.concurrency = concurrency
         self._limiter = limiter
 
@@ -55,8 +62,10 @@ class Transport:
         form: Mapping[str, str] | None = None,
         token: str | None = None,
         idempotent: bool | None = None,
+        max_bytes: int | None = None,
     ) -> Answer:
-        """``idempotent`` defaults to "method is GET"; the token endpoint passes True."""
+        """``idempotent`` defaults to "method is GET"; the token endpoint passes True, and a
+        ``max_bytes`` below the API's because a token answer is small."""
         if self._limiter is not None:
             await self._limiter.acquire()
         headers = {"Accept": "application/json"}
@@ -75,11 +84,17 @@ class Transport:
                     data=json_body if form is None else dict(form),
                     headers=headers,
                     timeout=self._timeout,
+                    allow_redirects=False,
                 ) as response,
             ):
-                body = await response.read()
+                body = await read_answer(response, max_bytes or self._max_bytes)
                 call.status = response.status
                 retry_after = parse_retry_after(response.headers.get("Retry-After"))
+        except ResponseTooLargeError as exc:
+            if safe or exc.status not in range(200, 300):
+                raise
+            # Deltek accepted the write; only what it made is unread, so it is looked up.
+            raise OutcomeUnknownError(method, _path(url), exc.detail, status=exc.status) from exc
         except aiohttp.ClientConnectorError as exc:
             raise RetriableError(f"cannot connect: {exc}") from exc
         except (TimeoutError, aiohttp.ClientError) as exc:

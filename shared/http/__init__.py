@@ -6,6 +6,8 @@ from shared.http.backoff import Backoff, RetryPolicy, call_with_retries, parse_r
 from shared.http.errors import (
     FatalError,
     HttpError,
+    RedirectRefusedError,
+    ResponseTooLargeError,
     RetriableError,
     classify_status,
     error_for_status,
@@ -19,6 +21,8 @@ __all__ = [
     "HttpError",
     "OffsetPaginator",
     "PagingLoopError",
+    "RedirectRefusedError",
+    "ResponseTooLargeError",
     "RetriableError",
     "RetryPolicy",
     "TokenBucket",

@@ -41,3 +41,24 @@ def error_for_status(
     if classify_status(status):
         return RetriableError(detail, status=status, retry_after=retry_after)
     return FatalError(detail, status=status)
+
+
+class RedirectRefusedError(FatalError):
+    """The API answered with a redirect, which we never follow.
+
+    Following one would send the request (a token request's form holds the client secret or
+    password; an API call carries the bearer) somewhere nobody configured. Neither Coupa nor
+    Deltek documents redirects, so one means a wrong base URL: fixing it takes a person, so
+    asking again cannot help.
+    """
+
+
+class ResponseTooLargeError(FatalError):
+    """An answer exceeded the configured size bound and was not read to the end.
+
+    Asking again brings the same answer: the bound is a setting to raise, not a transient fault.
+    """
+
+    def __init__(self, detail: str, *, status: int, limit: int) -> None:
+        super().__init__(detail, status=status)
+        self.limit = limit
