@@ -9,12 +9,13 @@ from __future__ import annotations
 import hashlib
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 import orjson
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from shared.connection_settings import FieldSync, PayTerms, VendorField
+from shared.logs import scrub
 
 INVOICE_APPROVED = "InvoiceApproved"
 SUPPLIER_CHANGED = "SupplierChanged"
@@ -182,7 +183,9 @@ class WriteFailed(BaseModel):
     job_id: str
     record_key: str
     kind: Literal["parked", "failed", "flagged"]
-    reason: str
+    # Often Deltek's message verbatim: scrubbed, so no credential it quotes and no error page of
+    # megabytes travels on (scrubbing twice changes nothing, so decoding one is harmless).
+    reason: Annotated[str, AfterValidator(scrub)]
 
 
 def invoice_job_id(connection: str, coupa_id: int | str) -> str:

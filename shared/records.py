@@ -1,4 +1,9 @@
-"""The records and audit trail repository: every state change of every record is an event."""
+"""The records and audit trail repository: every state change of every record is an event.
+
+Reasons and audit details are scrubbed (``shared.logs.scrub``) on their way in: they carry
+exception texts and Deltek's messages, which may quote a credential or run to megabytes, and
+rows outlive logs and are read by more people.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +15,7 @@ from typing import Any
 from shared.coupa.models import coupa_version
 from shared.db.pool import Connection
 from shared.kafka.envelope import Coordinates, Envelope
+from shared.logs import scrub, scrub_values
 
 
 async def append_audit(
@@ -22,7 +28,7 @@ async def append_audit(
     coords: Coordinates | None = None,
     record_id: int | None = None,
 ) -> None:
-    """Add one event to a record's story; callers pass details with secrets already removed."""
+    """Add one event to a record's story; every string in ``details`` is scrubbed first."""
     await conn.execute(
         """INSERT INTO audit_events (record_key, record_id, service, event, details,
                                      topic, kafka_partition, kafka_offset)
@@ -31,7 +37,7 @@ async def append_audit(
         record_id,
         service,
         event,
-        details,
+        scrub_values(details),
         coords.topic if coords else None,
         coords.partition if coords else None,
         coords.offset if coords else None,
@@ -67,12 +73,13 @@ def _parse_key(key: str) -> tuple[str, str, str]:
 
 
 async def record_received(
-    conn: Connection, envelope: Envelope, coords: Coordinates, *, service: str
+    conn: Connection, envelope: Envelope, coords: Coordinates | None, *, service: str
 ) -> tuple[int, bool]:
     """Store this version of a Coupa object once; return its id and whether it is new.
 
     A redelivered message finds the row already there and only adds a ``redelivered`` event,
-    so the story shows every delivery but the record exists once.
+    so the story shows every delivery but the record exists once. ``coords`` is None for a
+    version that never reached Kafka (ingest parks one too large to publish).
     """
     connection, kind, coupa_id = _parse_key(envelope.key)
     version = event_version(envelope.payload, kind)
@@ -131,9 +138,9 @@ async def transition(
 ) -> None:
     """Move a record to ``state`` and add the audit event that explains the move, atomically.
 
-    ``reason`` (plain words for a clerk) becomes ``parked_reason`` for a parked record and
-    ``last_error`` for a parked, failed or flagged one; ``parked_reason`` and ``waiting_for`` are
-    cleared whenever the record leaves ``parked``; ``job_id`` and ``command`` keep their last
+    ``reason`` (plain words for a clerk, scrubbed) becomes ``parked_reason`` for a parked record
+    and ``last_error`` for a parked, failed or flagged one; ``parked_reason`` and ``waiting_for``
+    are cleared whenever the record leaves ``parked``; ``job_id`` and ``command`` keep their last
     value unless given, and so does ``deltek_ref`` (where Deltek holds it: batch/voucher, firm).
     """
     async with conn.transaction():
@@ -152,7 +159,7 @@ async def transition(
             record_id,
             state,
             job_id,
-            reason,
+            None if reason is None else scrub(reason),
             waiting_for,
             command,
             deltek_ref,

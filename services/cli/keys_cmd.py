@@ -1,4 +1,5 @@
-"""``connector keys generate|rotate``: make a master key; move every secret onto the current key.
+"""``connector keys generate|rotate|callout-secret``: make a master key; move every secret onto
+the current key; make a Call Out secret strong enough for ``connections apply``.
 
 Rotation without downtime: generate a key; give every process ``CONNECTOR_MASTER_KEY=<new>``
 and ``CONNECTOR_MASTER_KEY_PREVIOUS=<old>`` (readers then open both); run ``connector keys
@@ -14,7 +15,7 @@ from services.cli.connections_cmd import run_guarded, say
 from services.cli.db_cmd import database
 from shared.connections.rotation import rotate_keys
 from shared.logs import configure_logging
-from shared.secrets import KeyRing, MasterKey, generate_key
+from shared.secrets import KeyRing, MasterKey, generate_callout_secret, generate_key
 from shared.settings import Settings
 
 
@@ -22,11 +23,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
     actions.add_parser("generate", help="print a new random master key")
     actions.add_parser("rotate", help="re-encrypt every stored secret under CONNECTOR_MASTER_KEY")
+    actions.add_parser(
+        "callout-secret", help="print a new random Call Out secret (for callout_secrets)"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     if args.action == "generate":
         return generate()
+    if args.action == "callout-secret":
+        return callout_secret()
     settings = Settings()
     configure_logging("keys", settings.log_level)
     return run_guarded("keys rotate", rotate(settings))
@@ -38,6 +44,16 @@ def generate() -> int:
     key_id = MasterKey.parse(key, source="the new key").key_id
     print(key)
     print(f"key id {key_id}; keep the key secret and safe", file=sys.stderr)
+    return 0
+
+
+def callout_secret() -> int:
+    """The secret alone on stdout, to give both Coupa's Call Out and ``callout_secrets``."""
+    print(generate_callout_secret())
+    print(
+        "enter it in Coupa's Call Out (HMAC key or OAuth client secret) and in callout_secrets",
+        file=sys.stderr,
+    )
     return 0
 
 

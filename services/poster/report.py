@@ -22,6 +22,7 @@ from shared.deltek import ApBatch
 from shared.http import FatalError
 from shared.kafka.envelope import Envelope
 from shared.ledger import Entry, Refs
+from shared.logs import scrub
 from shared.messages import (
     INVOICE_POSTED,
     WRITE_FAILED,
@@ -109,7 +110,12 @@ class Reporter:
     async def park(
         self, job: Job[Command], refs: Refs | None, reason: str, error: FatalError | None
     ) -> None:
-        """Deltek refused (its message verbatim after our lead), or no voucher could be built."""
+        """Deltek refused (its message verbatim after our lead), or no voucher could be built.
+
+        The reason is scrubbed once here for the ledger; the record, the audit trail and
+        ``WriteFailed`` scrub what they are given as well (which changes nothing a second time).
+        """
+        reason = scrub(reason)
         details = {"reason": reason, **(refs.details() if refs else {})}
         if error is not None:
             details |= {"deltek_status": error.status, "deltek_message": error.detail}

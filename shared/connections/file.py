@@ -21,6 +21,7 @@ from shared.connections.model import (
     Connection,
     CoupaSettings,
     DeltekSettings,
+    HttpsOnly,
     Secrets,
     StoredSettings,
     Strict,
@@ -93,7 +94,7 @@ class DeltekSection(DeltekSettings, SecretSources):
     client_secret_env: EnvName | None = None
 
 
-class ConnectionEntry(Strict):
+class ConnectionEntry(HttpsOnly):
     name: Annotated[str, Field(pattern=NAME_PATTERN)]
     mode: Mode = "live"
     coupa: CoupaSection
@@ -101,17 +102,22 @@ class ConnectionEntry(Strict):
     mapping: MappingSettings = MappingSettings()
 
     def resolve(self, environ: Mapping[str, str], problems: list[str]) -> Connection | None:
-        """The connection with its secrets read; None (and problems added) if some are unset."""
+        """The connection with its secrets read; None (and problems added) if some are unset
+        or too weak to store."""
         own: list[str] = []
         secrets: dict[str, Any] = {}
         for section_name, section in (("coupa", self.coupa), ("deltek", self.deltek)):
             found = section.secrets(environ, own)
             secrets |= {f"{section_name}_{name}": value for name, value in found.items()}
+        resolved = None if own else Secrets.model_validate(secrets)
+        if resolved is not None:
+            own += resolved.weaknesses()
         problems += [f"connection {self.name!r}: {problem}" for problem in own]
-        if own:
+        if resolved is None or own:
             return None
         settings = StoredSettings(
             mode=self.mode,
+            allow_insecure_http=self.allow_insecure_http,
             coupa=CoupaSettings.model_validate(
                 self.coupa.model_dump(include=set(CoupaSettings.model_fields))
             ),
@@ -120,7 +126,7 @@ class ConnectionEntry(Strict):
             ),
             mapping=self.mapping,
         )
-        return Connection(self.name, settings, Secrets.model_validate(secrets))
+        return Connection(self.name, settings, resolved)
 
 
 class ConnectionsFile(Strict):

@@ -7,12 +7,14 @@ so that every client of a connection is configured the same way.
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated, Any, Self
+from urllib.parse import urlsplit
 
 import orjson
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, model_validator
 
 from shared.connection_settings import (
     ConnectionSettings,
@@ -23,15 +25,29 @@ from shared.connection_settings import (
 from shared.coupa.config import DEFAULT_API_VERSION, DEFAULT_SCOPES, CoupaClientConfig
 from shared.deltek.config import DeltekConfig
 from shared.logs import register_secret
+from shared.secrets import weakness
 
 # Names prefix record keys ({connection}:{kind}:{id}) and URL paths, so no ':' or '/'.
 NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
 
 
 def _base_url(value: str) -> str:
-    if not value.startswith(("https://", "http://")):
-        raise ValueError("must start with https:// (or http:// for a local simulator)")
+    if not value.startswith(("https://", "http://")) or not urlsplit(value).hostname:
+        raise ValueError("must be an https:// URL with a host (or http:// for a simulator)")
     return value.rstrip("/")
+
+
+def _is_loopback(url: str) -> bool:
+    """Whether ``url``'s host is this machine (localhost, 127.0.0.0/8, ::1)."""
+    host = urlsplit(url).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    mapped = address.ipv4_mapped if isinstance(address, ipaddress.IPv6Address) else None
+    return (mapped or address).is_loopback
 
 
 BaseUrl = Annotated[str, AfterValidator(_base_url)]
@@ -67,12 +83,35 @@ class DeltekSettings(DeltekPostingSettings):
     max_in_flight: int = Field(default=32, ge=1, le=256)
 
 
-class StoredSettings(Strict):
+class HttpsOnly(Strict):
+    """Both base URLs use https unless the host is loopback or ``allow_insecure_http`` is set.
+
+    Tokens, passwords and client secrets travel to these URLs: over plain http anyone on the
+    path reads them. Loopback never leaves the machine (the simulators, a local tunnel); a
+    simulator on another host needs the explicit flag.
+    """
+
+    allow_insecure_http: bool = False
+    coupa: CoupaSettings
+    deltek: DeltekSettings
+
+    @model_validator(mode="after")
+    def _https_unless_loopback(self) -> Self:
+        if self.allow_insecure_http:
+            return self
+        for field, url in (("coupa", self.coupa.base_url), ("deltek", self.deltek.base_url)):
+            if url.startswith("http://") and not _is_loopback(url):
+                raise ValueError(
+                    f"{field}.base_url: http:// only for a loopback host (localhost, 127.0.0.1, "
+                    "::1); use https://, or set allow_insecure_http: true for a simulator"
+                )
+        return self
+
+
+class StoredSettings(HttpsOnly):
     """Everything about a connection except its secrets: what ``connections.settings`` holds."""
 
     mode: Mode = "live"
-    coupa: CoupaSettings
-    deltek: DeltekSettings
     mapping: MappingSettings = MappingSettings()
 
     def pipeline(self, name: str) -> ConnectionSettings:
@@ -96,11 +135,27 @@ class Secrets(Strict):
         for secret in self.coupa_callout_secrets:
             register_secret(secret.get_secret_value())
 
+    def weaknesses(self) -> list[str]:
+        """Why secrets cannot be stored, each as "<field> <reason>", never quoting a value.
+
+        The Call Out secrets are what the connector verifies Coupa's pushes and token requests
+        against (``shared.secrets.strength``); the others are issued by Coupa or Deltek.
+        """
+        found: list[str] = []
+        for attr, value in self:
+            field = _field_name(attr)
+            if isinstance(value, SecretStr):
+                found += _weakness(field, value, verified=False)
+            else:
+                for n, secret in enumerate(value):
+                    found += _weakness(f"{field}[{n}]", secret, verified=True)
+        return found
+
     def to_fields(self) -> dict[str, str]:
         """Field name to stored plaintext; a list is stored as one JSON array, an empty one not."""
         fields: dict[str, str] = {}
         for attr, value in self:
-            field = attr.replace("_", ".", 1)
+            field = _field_name(attr)
             if isinstance(value, SecretStr):
                 fields[field] = value.get_secret_value()
             elif value:
@@ -111,7 +166,7 @@ class Secrets(Strict):
     def from_fields(cls, connection: str, fields: Mapping[str, str]) -> Secrets:
         values: dict[str, Any] = {}
         for attr, info in cls.model_fields.items():
-            field = attr.replace("_", ".", 1)
+            field = _field_name(attr)
             if field not in fields:
                 if info.is_required():
                     raise MissingSecretError(
@@ -121,6 +176,16 @@ class Secrets(Strict):
             text = fields[field]
             values[attr] = tuple(orjson.loads(text)) if isinstance(info.default, tuple) else text
         return cls.model_validate(values)
+
+
+def _field_name(attr: str) -> str:
+    """``coupa_client_secret`` -> ``coupa.client_secret``: the name stored and shown."""
+    return attr.replace("_", ".", 1)
+
+
+def _weakness(field: str, secret: SecretStr, *, verified: bool) -> list[str]:
+    reason = weakness(secret.get_secret_value(), verified=verified)
+    return [f"{field} {reason}"] if reason else []
 
 
 class MissingSecretError(LookupError):

@@ -34,6 +34,14 @@ class ConnectionNotFoundError(LookupError):
         )
 
 
+class WeakSecretsError(ValueError):
+    """A connection's secrets are too weak to store; ``problems`` name connection and field."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("secrets too weak to store: " + "; ".join(problems))
+
+
 @dataclass(frozen=True)
 class Applied:
     """What ``apply`` did to one connection; ``changed`` lists setting paths and secret fields."""
@@ -87,7 +95,14 @@ async def store_sealed(db: Db, name: str, field_name: str, sealed: Sealed) -> No
 async def apply_connections(
     db: Db, ring: KeyRing, connections: list[Connection], *, prune: bool = False
 ) -> ApplyOutcome:
-    """Upsert every connection of a file in one transaction: all of it applies, or none."""
+    """Upsert every connection of a file in one transaction: all of it applies, or none.
+
+    Weak secrets are refused here too, not only when a file is read, so that no caller can
+    store a Call Out secret short enough to guess.
+    """
+    weak = [f"connection {c.name!r}: {w}" for c in connections for w in c.secrets.weaknesses()]
+    if weak:
+        raise WeakSecretsError(weak)
     async with db.transaction():
         applied = [await _apply_one(db, ring, connection) for connection in connections]
         for connection in connections:  # a new map or mode may let held records go on

@@ -1,10 +1,16 @@
-"""``connector sim coupa``: run the Coupa simulator on a port (default 127.0.0.1:8091)."""
+"""``connector sim coupa``: run the Coupa simulator on a port (default 127.0.0.1:8091).
+
+Each secret flag may instead be given by an environment variable (``COUPA_SIM_CALLOUT_SECRET``
+for ``--callout-secret`` and so on), which is how ``connector dev`` passes them: a command line
+is readable by every user of the machine (``ps``), a process's environment only by its owner.
+"""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import contextlib
+import os
 from pathlib import Path
 
 from simulators.common.faults import FaultPlan
@@ -12,13 +18,16 @@ from simulators.common.server import serve_forever
 from simulators.coupa.app import create_app
 from simulators.coupa.options import ALL_SCOPES, CalloutOptions, CoupaSimOptions
 
+_VARIABLE_PREFIX = "COUPA_SIM_"
+COUPA_SIM_CALLOUT_SECRET = f"{_VARIABLE_PREFIX}CALLOUT_SECRET"
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Flags of ``connector sim coupa``; without any, every credential works and data is seeded."""
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8091)
     parser.add_argument("--client-id", help="accept only this client id (strict mode)")
-    parser.add_argument("--client-secret", help="the secret that goes with --client-id")
+    _secret_flag(parser, "client-secret", "the secret that goes with --client-id")
     parser.add_argument("--scopes", help="space-separated scopes the strict client may get")
     parser.add_argument("--seed", type=int, default=42, help="data set seed (deterministic)")
     parser.add_argument("--token-expires-in", type=int, default=86399, help="token lifetime, s")
@@ -33,10 +42,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--clock-skew", type=float, default=0.0, help="Date header offset, s")
     parser.add_argument("--callout-url", help="push Call Outs to {url}/invoices, {url}/suppliers")
     parser.add_argument("--callout-auth", choices=("hmac", "oauth", "none"), default="hmac")
-    parser.add_argument("--callout-secret", help="HMAC secret for X-Coupa-Signature")
+    _secret_flag(parser, "callout-secret", "HMAC secret for X-Coupa-Signature")
     parser.add_argument("--callout-token-url", help="receiver's OAuth token URL")
     parser.add_argument("--callout-client-id")
-    parser.add_argument("--callout-client-secret")
+    _secret_flag(parser, "callout-client-secret", "the secret that goes with --callout-client-id")
+
+
+def _secret_flag(parser: argparse.ArgumentParser, flag: str, help_text: str) -> None:
+    """``--flag``, defaulting to the variable ``COUPA_SIM_<FLAG>``, the place to give it."""
+    variable = _VARIABLE_PREFIX + flag.upper().replace("-", "_")
+    parser.add_argument(
+        f"--{flag}",
+        default=os.environ.get(variable),
+        help=f"{help_text}; better in ${variable}, which ps does not show",
+    )
 
 
 def options_from_args(args: argparse.Namespace) -> CoupaSimOptions:

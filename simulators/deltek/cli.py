@@ -1,4 +1,9 @@
-"""``connector sim deltek``: run the Vantagepoint simulator from the command line."""
+"""``connector sim deltek``: run the Vantagepoint simulator from the command line.
+
+Each credential flag may instead be given by an environment variable (``DELTEK_SIM_PASSWORD``
+for ``--password`` and so on): a command line is readable by every user of the machine (``ps``),
+a process's environment only by its owner.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import os
 from pathlib import Path
 from typing import get_args
 
@@ -36,7 +42,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     defaults = Credentials()
     for name in Credentials.model_fields:
-        parser.add_argument(f"--{name.replace('_', '-')}", default=getattr(defaults, name))
+        variable = f"DELTEK_SIM_{name.upper()}"
+        parser.add_argument(
+            f"--{name.replace('_', '-')}",
+            default=os.environ.get(variable, getattr(defaults, name)),
+            help=f"or ${variable}, which ps does not show",
+        )
     parser.add_argument(
         "--no-password-grant", action="store_true", help="refuse the password grant"
     )

@@ -7,7 +7,8 @@ import pytest
 
 from shared.db.pool import create_pool
 from shared.kafka.envelope import Coordinates
-from shared.records import mark_dead_lettered, record_received
+from shared.logs import register_secret
+from shared.records import append_audit, mark_dead_lettered, record_received, transition
 from tests.support import invoice_event
 
 pytestmark = pytest.mark.integration
@@ -93,3 +94,57 @@ async def test_a_dead_lettered_record_is_marked_failed_with_a_reason(db_url):
     assert row["state"] == "failed"
     assert "dead letter" in row["last_error"] and "KeyError: 'x'" in row["last_error"]
     assert events == ["received", "failed"]
+
+
+async def test_reasons_and_audit_details_are_stored_redacted_and_bounded(db_url):
+    """Exception texts and Deltek's messages may quote a credential and run to megabytes."""
+    secret = "records-held-s3cret-value"
+    register_secret(secret)
+    huge = f"Deltek answered 400: {secret} Authorization: Bearer tok-abc " + "<p>page</p>" * 50_000
+    pool = await create_pool(db_url)
+    try:
+        async with pool.acquire() as conn:
+            record_id, _ = await record_received(
+                conn,
+                invoice_event("acme", 6),
+                Coordinates(topic="t", partition=0, offset=0),
+                service="mapper",
+            )
+            await transition(
+                conn,
+                record_id=record_id,
+                record_key="acme:invoice:6",
+                state="parked",
+                service="poster",
+                event="parked",
+                details={"deltek_message": huge, "nested": [{"error": secret}]},
+                reason=huge,
+            )
+            await append_audit(
+                conn,
+                record_key="acme:invoice:6",
+                service="poster",
+                event="waiting",
+                details={"reason": huge},
+            )
+            row = await conn.fetchrow(
+                "SELECT parked_reason, last_error FROM records WHERE id = $1", record_id
+            )
+            details = [
+                r["details"]
+                for r in await conn.fetch(
+                    "SELECT details FROM audit_events WHERE event <> 'received' ORDER BY id"
+                )
+            ]
+    finally:
+        await pool.close()
+    assert row is not None
+    stored = [row["parked_reason"], row["last_error"], str(details)]
+    assert not any(secret in text or "tok-abc" in text for text in stored)
+    assert row["parked_reason"] == row["last_error"]
+    assert 1990 < len(row["last_error"]) <= 2000
+    assert row["last_error"].startswith("Deltek answered 400: *** Authorization: Bearer ***")
+    assert row["last_error"].endswith(" more characters)")
+    assert 1990 < len(details[0]["deltek_message"]) <= 2000
+    assert details[0]["nested"] == [{"error": "***"}]
+    assert 1990 < len(details[1]["reason"]) <= 2000

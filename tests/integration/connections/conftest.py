@@ -26,7 +26,7 @@ from simulators.deltek.state import STATE_KEY, SimState
 
 EXAMPLE = Path(__file__).parents[3] / "examples" / "connections.yaml"
 COUPA_SECRET = "coupa-s3cret-Zq81"
-CALLOUT_SECRET = "callout-s3cret-Hh20"
+CALLOUT_SECRET = "callout-s3cret-Hh20-0123456789abcdefghij"
 DELTEK_PASSWORD = "deltek-pa55-Wd77"
 DELTEK_CLIENT_SECRET = "deltek-cl1ent-Ux42"
 ENV = {

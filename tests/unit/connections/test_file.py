@@ -12,9 +12,11 @@ import yaml
 from shared.connections.file import ConnectionFileError, load_connections, parse_connections
 
 EXAMPLE = Path(__file__).parents[3] / "examples" / "connections.yaml"
+CALLOUT_ONE = "callout-one-0123456789abcdefghijklmnop"
+CALLOUT_TWO = "callout-two-0123456789abcdefghijklmnop"
 ENV = {
     "ACME_COUPA_CLIENT_SECRET": "coupa-secret-value",
-    "ACME_COUPA_CALLOUT_SECRETS": "callout-one, callout-two",
+    "ACME_COUPA_CALLOUT_SECRETS": f"{CALLOUT_ONE}, {CALLOUT_TWO}",
     "ACME_DELTEK_PASSWORD": "deltek-password-value",
     "ACME_DELTEK_CLIENT_SECRET": "deltek-client-secret-value",
 }
@@ -41,7 +43,7 @@ def test_example_file_resolves_env_secrets_and_settings():
     assert acme.name == "acme"
     assert acme.secrets.coupa_client_secret.get_secret_value() == "coupa-secret-value"
     callouts = [s.get_secret_value() for s in acme.secrets.coupa_callout_secrets]
-    assert callouts == ["callout-one", "callout-two"]
+    assert callouts == [CALLOUT_ONE, CALLOUT_TWO]
     assert acme.settings.coupa.api_version is None
     assert acme.settings.deltek.company == "01"
     assert acme.settings.mapping.project_segment == 1
@@ -119,3 +121,55 @@ def test_missing_file_and_wrong_shape(tmp_path):
         load_connections(tmp_path / "nope.yaml", ENV)
     with pytest.raises(ConnectionFileError, match="mapping with a 'connections' list"):
         parse_connections("- just a list", "f.yaml")
+
+
+def test_a_callout_secret_under_32_characters_is_refused_by_field_never_quoted(tmp_path):
+    """Call Out secrets are what the connector verifies pushes and token requests against."""
+    env = {**ENV, "ACME_COUPA_CALLOUT_SECRETS": f"{CALLOUT_ONE}, short-callout-secret"}
+    found = problems(tmp_path, example(), env)
+    assert found == [
+        "connection 'acme': coupa.callout_secrets[1] is shorter than 32 characters; "
+        "`connector keys callout-secret` prints a strong one"
+    ]
+    data = example()
+    coupa = data["connections"][0]["coupa"]
+    del coupa["callout_secrets_env"]
+    coupa["callout_secrets"] = [""]
+    found = problems(tmp_path, data)
+    assert found == ["connection 'acme': coupa.callout_secrets[0] is empty"]
+    assert "short-callout-secret" not in "\n".join(found)
+
+
+def test_issued_secrets_are_taken_as_they_come_but_not_empty(tmp_path):
+    data = example()
+    coupa, deltek = data["connections"][0]["coupa"], data["connections"][0]["deltek"]
+    del coupa["client_secret_env"], deltek["password_env"]
+    coupa["client_secret"], deltek["password"] = "", "pw"
+    assert problems(tmp_path, data) == ["connection 'acme': coupa.client_secret is empty"]
+    coupa["client_secret"] = "c"
+    (acme,) = load_connections(write(tmp_path, data), ENV)
+    assert acme.secrets.deltek_password.get_secret_value() == "pw"
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["https://acme.coupahost.com", "http://localhost:8091", "http://127.8.0.1", "http://[::1]:80"],
+)
+def test_https_or_loopback_base_urls_are_taken(tmp_path, url):
+    data = example()
+    data["connections"][0]["coupa"]["base_url"] = url
+    (acme,) = load_connections(write(tmp_path, data), ENV)
+    assert acme.settings.coupa.base_url == url
+
+
+def test_http_to_another_host_is_refused_unless_the_connection_allows_it(tmp_path):
+    data = example()
+    data["connections"][0]["deltek"]["base_url"] = "http://vp.example.com/api"
+    assert problems(tmp_path, data) == [
+        "connection 'acme': deltek.base_url: http:// only for a loopback host (localhost, "
+        "127.0.0.1, ::1); use https://, or set allow_insecure_http: true for a simulator"
+    ]
+    data["connections"][0]["allow_insecure_http"] = True
+    (acme,) = load_connections(write(tmp_path, data), ENV)
+    assert acme.settings.allow_insecure_http
+    assert acme.deltek_config().api == "http://vp.example.com/api"

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from pydantic import SecretStr, ValidationError
 
 from shared.connections.file import load_connections
-from shared.connections.model import MissingSecretError, Secrets
+from shared.connections.model import Connection, MissingSecretError, Secrets, StoredSettings
+from shared.connections.store import WeakSecretsError, apply_connections
+from shared.secrets import KeyRing, MasterKey, generate_callout_secret, generate_key
 from tests.unit.connections.test_file import ENV, EXAMPLE
 
 
@@ -50,3 +53,33 @@ def test_client_configs_carry_settings_and_secrets():
     assert pipeline.name == "acme"
     assert pipeline.deltek.liability_code == "Trade"
     assert pipeline.mapping == acme.settings.mapping
+
+
+async def test_apply_refuses_a_weak_callout_secret_whoever_calls_it():
+    """Not only the file: a connection built in code (as the dev stack does) is checked too,
+    before the database is touched (``None`` stands in for it)."""
+    (acme,) = load_connections(EXAMPLE, ENV)
+    weak = Secrets(
+        coupa_client_secret=SecretStr("c"),
+        coupa_callout_secrets=(SecretStr(generate_callout_secret()), SecretStr("guessable")),
+        deltek_password=SecretStr("p"),
+        deltek_client_secret=SecretStr(""),
+    )
+    ring = KeyRing(MasterKey.parse(generate_key(), source="test"))
+    with pytest.raises(WeakSecretsError) as caught:
+        await apply_connections(None, ring, [Connection("acme", acme.settings, weak)])  # type: ignore[arg-type]
+    assert caught.value.problems == [
+        "connection 'acme': coupa.callout_secrets[1] is shorter than 32 characters; "
+        "`connector keys callout-secret` prints a strong one",
+        "connection 'acme': deltek.client_secret is empty",
+    ]
+    assert "guessable" not in str(caught.value)
+
+
+def test_stored_settings_refuse_http_to_another_host_too():
+    (acme,) = load_connections(EXAMPLE, ENV)
+    stored = acme.settings.model_dump(mode="json")
+    stored["coupa"]["base_url"] = "http://coupa.example.com"
+    with pytest.raises(ValidationError, match=r"coupa.base_url: http:// only for a loopback"):
+        StoredSettings.model_validate(stored)
+    assert StoredSettings.model_validate({**stored, "allow_insecure_http": True})
