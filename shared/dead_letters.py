@@ -1,11 +1,14 @@
-"""Dead letters back on their topic: read ``<topic>.dlq``, choose, re-publish each one once.
+"""Dead letters kept whole and taken back: large originals in Postgres, ``<topic>.dlq`` read,
+chosen, and re-published each once.
 
-A dead letter (see ``shared.kafka.consumer``) keeps the original value, key and coordinates and
-the error. After the fix (a mapping, a code change) ``connector replay --dead-letters`` puts the
-original bytes back on the original topic, where the idempotent handlers take them as any other
-delivery. Each replayed dead letter is kept in ``dead_letter_replays`` under the digest of its
-bytes on the dead-letter topic, which stays true across a restart of an in-memory broker where
-offsets start again at 0; a second replay of the same dead letter sends nothing.
+A dead letter (``shared.kafka.delivery.DeadLetterCopy``) keeps the key, coordinates and error of
+the original and its value, inline or, when large, by the digest ``DeadLetterStore`` keeps it
+under in ``dead_letter_values``; the store is also the hook that marks the record failed. After
+the fix (a mapping, a code change) ``connector replay --dead-letters`` puts the original bytes
+back on the original topic, where the idempotent handlers take them as any other delivery. Each
+replayed dead letter is kept in ``dead_letter_replays`` under the digest of its bytes on the
+dead-letter topic, which stays true across a restart of an in-memory broker where offsets start
+again at 0; a second replay of the same dead letter sends nothing.
 """
 
 from __future__ import annotations
@@ -13,15 +16,57 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import logging
 from dataclasses import dataclass
 
-import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from pydantic import ValidationError
 
-from shared.db.pool import Connection
+from shared.db.pool import Connection, Pool
+from shared.kafka.delivery import DeadLetterCopy
+from shared.kafka.envelope import Coordinates
 from shared.kafka.producer import Publisher
 from shared.logs import redact
-from shared.records import append_audit
+from shared.outages import OUTAGES
+from shared.records import append_audit, mark_dead_lettered
+
+log = logging.getLogger(__name__)
+
+
+class DeadLetterStore:
+    """A service's dead-letter hook (``shared.kafka.delivery.DeadLetterHook``) on Postgres."""
+
+    def __init__(self, pool: Pool, service: str) -> None:
+        self._pool = pool
+        self._service = service
+
+    async def keep_value(self, value: bytes, origin: Coordinates) -> str:
+        """Keep ``value`` under its sha256 (once, however often it fails); return the digest."""
+        digest = hashlib.sha256(value).hexdigest()
+        async with self._pool.acquire() as conn:
+            await conn.execute(
+                """INSERT INTO dead_letter_values (sha256, value, topic, kafka_partition,
+                                                   kafka_offset)
+                   VALUES ($1, $2, $3, $4, $5)
+                   ON CONFLICT (sha256) DO NOTHING""",
+                digest,
+                value,
+                origin.topic,
+                origin.partition,
+                origin.offset,
+            )
+        return digest
+
+    async def dead_lettered(self, record_key: str | None, error: str) -> None:
+        """Mark the message's record failed, so it shows with its reason, not stuck."""
+        if record_key is None:
+            return
+        try:
+            async with self._pool.acquire() as conn:
+                await mark_dead_lettered(conn, record_key, self._service, error)
+        except OUTAGES as exc:
+            # The dead letter itself is kept; `connector replay` can still take it back.
+            log.warning("could not mark a dead-lettered record", extra={"error": repr(exc)})
 
 
 @dataclass(frozen=True)
@@ -36,7 +81,9 @@ class DeadLetter:
     partition: int
     offset: int
     key: str | None
-    value: bytes
+    # The original: inline, or None when it is kept in ``dead_letter_values`` under this digest.
+    value: bytes | None
+    value_sha256: str | None
     error: str
 
     @property
@@ -64,22 +111,42 @@ class Choice:
 def parse(dlq_topic: str, partition: int, offset: int, raw: bytes) -> DeadLetter | None:
     """The dead letter in ``raw``; None for anything the consumer loop did not write."""
     try:
-        body = orjson.loads(raw)
-        value = base64.b64decode(body["value_base64"], validate=True)
-        return DeadLetter(
-            digest=hashlib.sha256(raw).hexdigest(),
-            dlq_topic=dlq_topic,
-            dlq_partition=partition,
-            dlq_offset=offset,
-            topic=str(body["topic"]),
-            partition=int(body["partition"]),
-            offset=int(body["offset"]),
-            key=body.get("key"),
-            value=value,
-            error=str(body.get("error") or ""),
+        copy = DeadLetterCopy.model_validate_json(raw)
+        value = (
+            None
+            if copy.value_base64 is None
+            else base64.b64decode(copy.value_base64, validate=True)
         )
-    except (orjson.JSONDecodeError, binascii.Error, KeyError, TypeError, ValueError):
+    except (ValidationError, binascii.Error):
         return None
+    return DeadLetter(
+        digest=hashlib.sha256(raw).hexdigest(),
+        dlq_topic=dlq_topic,
+        dlq_partition=partition,
+        dlq_offset=offset,
+        topic=copy.topic,
+        partition=copy.partition,
+        offset=copy.offset,
+        key=copy.key,
+        value=value,
+        value_sha256=copy.value_sha256,
+        error=copy.error,
+    )
+
+
+async def original(conn: Connection, letter: DeadLetter) -> bytes:
+    """The message value ``letter`` stands for, read back from Postgres when it was large."""
+    if letter.value is not None:
+        return letter.value
+    value = await conn.fetchval(
+        "SELECT value FROM dead_letter_values WHERE sha256 = $1", letter.value_sha256
+    )
+    if value is None:
+        raise LookupError(
+            f"the original of the dead letter at {letter.dlq_topic}:{letter.dlq_partition}:"
+            f"{letter.dlq_offset} (sha256 {letter.value_sha256}) is not in dead_letter_values"
+        )
+    return bytes(value)
 
 
 async def read_dead_letters(bootstrap: str, dlq_topic: str) -> list[DeadLetter]:
@@ -152,7 +219,7 @@ async def replay(
             if claimed is None:
                 continue
             key = letter.key.encode() if letter.key is not None else None
-            await publisher.publish_raw(letter.topic, key, letter.value)
+            await publisher.publish_raw(letter.topic, key, await original(conn, letter))
             await append_audit(
                 conn,
                 record_key=letter.record_key,

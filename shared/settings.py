@@ -23,6 +23,10 @@ class KafkaTuning(BaseModel):
     heartbeat_interval_ms: int = 1_000
     max_poll_interval_ms: int = 300_000
     max_batch: int = Field(default=100, ge=1)
+    # The most one message may take (the producer's max_request_size), as Apache Kafka's
+    # max.message.bytes allows by default; raise both to let an invoice ingest parked as too
+    # large through with `connector replay --record`.
+    max_message_bytes: int = Field(default=1 << 20, ge=1024)
 
 
 class ConsumerTuning(BaseModel):

@@ -5,7 +5,10 @@ the mapper needs and the mapper never calls Coupa. The POs a whole batch cites a
 once, per connection, in the PO cache, and those it cannot answer fetched in bulk
 (``po_cache.py``): invoices sharing a PO cost Coupa one call per page of POs a batch at most,
 and none while the cache holds a good version. A Coupa or broker failure leaves the row pending
-and the drain tries again after a pause; nothing is dropped.
+and the drain tries again after a pause; nothing is dropped. An event the broker refuses for its
+size (a Call Out under the HTTP limit can pass Kafka's once its POs are added) would be refused
+every time, and retrying it would hold back every row behind it: it is parked with its reason
+(``inbox.park``) and the drain goes on.
 """
 
 from __future__ import annotations
@@ -18,13 +21,13 @@ from typing import Any
 from aiokafka.errors import KafkaError
 
 from services.ingest.directory import CoupaConnections
-from services.ingest.inbox import Pending, claim_pending, mark_failed, mark_published
+from services.ingest.inbox import Pending, claim_pending, mark_failed, mark_published, park
 from services.ingest.po_cache import resolve
 from shared.coupa.orders import cited_order_lines, cited_po_numbers
 from shared.db.pool import Connection, Pool
 from shared.http.errors import HttpError
 from shared.kafka.envelope import Envelope, Source, record_key
-from shared.kafka.producer import Publisher
+from shared.kafka.producer import MessageTooLargeError, Publisher
 from shared.kafka.topics import Topics
 from shared.messages import INVOICE_APPROVED, SUPPLIER_CHANGED, InvoiceApproved, SupplierChanged
 from shared.outages import OUTAGES
@@ -35,6 +38,8 @@ log = logging.getLogger(__name__)
 _BATCH = 50
 _IDLE_SECONDS = 1.0
 _FAILURE_PAUSE_SECONDS = 2.0
+# The audit trail's name for the service the drain runs in (``services/ingest/app.py``).
+_SERVICE = "ingest"
 # Coupa, the broker or the database not answering now: the row stays pending.
 _NOT_NOW: tuple[type[BaseException], ...] = (HttpError, KafkaError, *OUTAGES)
 
@@ -107,29 +112,29 @@ class InboxDrain:
         """Drain until stopped; a failure is logged and the rows stay pending for the next try."""
         while not self._stopping.is_set():
             try:
-                published, failed = await self.drain_once()
+                settled, failed = await self.drain_once()
             except OUTAGES as exc:
                 log.warning("inbox drain: database unreachable", extra={"error": repr(exc)})
-                published, failed = 0, True
+                settled, failed = 0, True
             except Exception:
                 log.exception("inbox drain failed unexpectedly; rows stay pending")
-                published, failed = 0, True
-            if published and not failed:
+                settled, failed = 0, True
+            if settled and not failed:
                 continue
             self._wake.clear()
             pause = _FAILURE_PAUSE_SECONDS if failed else _IDLE_SECONDS
             await wait_for_event(self._wake, pause)
 
     async def drain_once(self) -> tuple[int, bool]:
-        """Publish up to one batch; return how many went out and whether one failed."""
-        published = 0
+        """Settle up to one batch (publish, or park what can never be published); return how
+        many rows were settled and whether one failed."""
+        settled = 0
         async with self._pool.acquire() as conn, conn.transaction():
             items = await claim_pending(conn, _BATCH)
             orders = BatchOrders(conn, self._directory, items, self._po_max_age)
             for item in items:
                 try:
-                    topic, envelope = await self._event(item, orders)
-                    await self._publisher.publish(topic, envelope)
+                    await self._settle(conn, item, orders)
                 except _NOT_NOW as exc:
                     # Stop here: later rows may be newer versions of the same object.
                     await mark_failed(conn, item.id, f"{type(exc).__name__}: {exc}")
@@ -137,10 +142,31 @@ class InboxDrain:
                         "inbox row not published yet",
                         extra={"inbox_id": item.id, "error": repr(exc)},
                     )
-                    return published, True
-                await mark_published(conn, item.id)
-                published += 1
-        return published, False
+                    return settled, True
+                settled += 1
+        return settled, False
+
+    async def _settle(self, conn: Connection, item: Pending, orders: BatchOrders) -> None:
+        """Publish ``item``'s event, or park the item if the broker will never take it."""
+        topic, envelope = await self._event(item, orders)
+        try:
+            await self._publisher.publish(topic, envelope)
+        except MessageTooLargeError as exc:
+            orders_count = len(envelope.payload.get("purchase_orders") or ())
+            await park(
+                conn,
+                item,
+                envelope,
+                service=_SERVICE,
+                reason=_too_large(item, envelope.key, orders_count, exc.size),
+                details={"bytes": exc.size, "topic": topic, "purchase_orders": orders_count},
+            )
+            log.error(
+                "inbox row parked: its event is too large for the broker",
+                extra={"inbox_id": item.id, "key": envelope.key, "bytes": exc.size},
+            )
+            return
+        await mark_published(conn, item.id)
 
     async def _event(self, item: Pending, orders: BatchOrders) -> tuple[str, Envelope]:
         key = record_key(item.connection, item.kind, item.coupa_id)
@@ -157,3 +183,17 @@ class InboxDrain:
             schema=schema, connection=item.connection, key=key, source=source, payload=payload
         )
         return topic, envelope
+
+
+def _too_large(item: Pending, key: str, orders_count: int, size: int) -> str:
+    """Why a row was parked for its size, in words for the people who look at parked records."""
+    what = f"Coupa {item.kind} {item.coupa_id}"
+    if item.kind == "invoice":
+        number = item.body.get("invoice-number")
+        what = f"Coupa invoice {number} (id {item.coupa_id}), with the {orders_count} purchase"
+        what += " order(s) it cites,"
+    return (
+        f"{what} is too large to pass through Kafka: its message is {size:,} bytes, over the "
+        "broker's or the producer's limit for one message. Nothing was sent to Deltek. Once the "
+        f"limit is raised, `connector replay --record {key}` sends it on."
+    )

@@ -2,7 +2,8 @@
 
 Accepting is one insert; publishing happens after, from the table, so a Call Out is answered in
 milliseconds, a broker outage loses nothing, and a second delivery of the same version is
-acknowledged without being published again.
+acknowledged without being published again. A version whose event the broker will never take
+is parked instead (``park``): it leaves the drain's way and shows as a parked record.
 """
 
 from __future__ import annotations
@@ -14,6 +15,9 @@ from typing import Any, Literal
 from shared.coupa.models import coupa_version
 from shared.coupa.paging import Listed
 from shared.db.pool import Connection
+from shared.kafka.envelope import Envelope
+from shared.logs import scrub
+from shared.records import record_received, transition
 
 Kind = Literal["invoice", "supplier"]
 
@@ -94,13 +98,14 @@ async def held_versions(
 
 
 async def claim_pending(conn: Connection, limit: int) -> list[Pending]:
-    """Unpublished rows, locked for this transaction so two publishers never take the same one.
+    """Rows neither published nor parked, locked for this transaction so two publishers never
+    take the same one.
 
     Call inside a transaction; rows stay locked until it ends.
     """
     rows = await conn.fetch(
         """SELECT id, connection, kind, coupa_id, source, body, attempts FROM coupa_inbox
-            WHERE published_at IS NULL
+            WHERE published_at IS NULL AND parked_at IS NULL
             ORDER BY id
             LIMIT $1
             FOR UPDATE SKIP LOCKED""",
@@ -116,8 +121,48 @@ async def mark_published(conn: Connection, inbox_id: int) -> None:
 
 
 async def mark_failed(conn: Connection, inbox_id: int, error: str) -> None:
+    """Count a failed try; the error is redacted and cut first, as it may quote anything."""
     await conn.execute(
         "UPDATE coupa_inbox SET attempts = attempts + 1, last_error = $2 WHERE id = $1",
         inbox_id,
-        error,
+        scrub(error),
     )
+
+
+async def park(
+    conn: Connection,
+    item: Pending,
+    envelope: Envelope,
+    *,
+    service: str,
+    reason: str,
+    details: dict[str, Any],
+) -> None:
+    """Set aside a row whose ``envelope`` can never be published, where operators look.
+
+    The row keeps the reason and leaves the drain's way. The mapper will never see this
+    version, so its record is stored here as the mapper would have stored it (``received``,
+    the payload being the event's) and parked at once with the reason: ``connector audit``
+    tells its story and ``connector replay --record`` can send it once the limit allows. It
+    waits for nothing a map could supply, so the mapper's resume loop leaves it alone. A
+    version already stored (published before, its row rolled back after) keeps its own state.
+    """
+    reason = scrub(reason)
+    await conn.execute(
+        """UPDATE coupa_inbox SET parked_at = now(), attempts = attempts + 1, last_error = $2
+            WHERE id = $1""",
+        item.id,
+        reason,
+    )
+    record_id, created = await record_received(conn, envelope, None, service=service)
+    if created:
+        await transition(
+            conn,
+            record_id=record_id,
+            record_key=envelope.key,
+            state="parked",
+            service=service,
+            event="parked",
+            details={"reason": reason, **details},
+            reason=reason,
+        )

@@ -21,6 +21,7 @@ from shared import ledger
 from shared.deltek import NeedsAttentionError, OutcomeUnknownError
 from shared.http import FatalError, RetriableError
 from shared.kafka.consumer import TransientError
+from shared.logs import scrub
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +52,7 @@ class Attempt:
         """Best effort: if the database is down too, the lease simply expires."""
         try:
             async with self.deps.pool.acquire() as conn:
-                await ledger.release(conn, self.job_id, self.deps.owner, error)
+                await ledger.release(conn, self.job_id, self.deps.owner, scrub(error))
         except Exception:
             log.warning("could not release the lease", extra={"job_id": self.job_id}, exc_info=True)
 

@@ -129,7 +129,8 @@ class Reporter:
         (the ledger's last error, set when the lease is released, is the reason last told)."""
         async with self.deps.pool.acquire() as conn:
             entry = await ledger.read_entry(conn, job.job_id)
-            if entry is None or entry.last_error != reason:
+            # The ledger keeps the reason scrubbed (``Attempt.release``): compare it so.
+            if entry is None or entry.last_error != scrub(reason):
                 await self.audit(conn, job, "waiting", {"reason": reason})
 
     async def changed(self, job: Job[PostApInvoice], entry: Entry, *, ledger_parks: bool) -> None:

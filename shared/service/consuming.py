@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 
 from aiohttp import web
 
-from shared.kafka.consumer import ConsumerLoop, DeadLetterHook, MessageHandler
+from shared.dead_letters import DeadLetterStore
+from shared.kafka.consumer import ConsumerLoop, MessageHandler
 from shared.kafka.envelope import Coordinates, Envelope
 from shared.kafka.topics import Topics
-from shared.outages import OUTAGES
-from shared.records import append_audit, mark_dead_lettered
+from shared.records import append_audit
 from shared.service.app import (
     ENDPOINTS,
     METRICS,
@@ -20,8 +19,6 @@ from shared.service.app import (
     SETTINGS,
     add_background_loop,
 )
-
-log = logging.getLogger(__name__)
 
 
 def topics_of(app: web.Application) -> Topics:
@@ -49,27 +46,11 @@ def add_consumer(
             metrics=app[METRICS],
             kafka=settings.kafka,
             tuning=settings.consumer,
-            on_dead_letter=_failing_the_record(app),
+            # Keeps large originals in Postgres and marks the dead-lettered record failed.
+            on_dead_letter=DeadLetterStore(app[POOL], app[METRICS].service),
         )
 
     add_background_loop(app, make)
-
-
-def _failing_the_record(app: web.Application) -> DeadLetterHook:
-    """Mark a dead-lettered message's record failed, so it shows with its reason, not stuck."""
-    service = app[METRICS].service
-
-    async def hook(record_key: str | None, error: str) -> None:
-        if record_key is None:
-            return
-        try:
-            async with app[POOL].acquire() as conn:
-                await mark_dead_lettered(conn, record_key, service, error)
-        except OUTAGES as exc:
-            # The dead letter itself is kept; `connector replay` can still take it back.
-            log.warning("could not mark a dead-lettered record", extra={"error": repr(exc)})
-
-    return hook
 
 
 def audit_each(service: str, event: str) -> Callable[[web.Application], MessageHandler]:
