@@ -111,7 +111,7 @@ def build_parser() -> argparse.ArgumentParser:
         ("audit", audit_cmd, "print a record's whole story"),
         ("replay", replay_cmd, "re-run records by key, time range or state"),
         ("connections", connections_cmd, "store (apply), check (test), list and show connections"),
-        ("keys", keys_cmd, "generate a master key, or rotate stored secrets onto the current one"),
+        ("keys", keys_cmd, "master keys (generate, rotate) and Call Out secrets (callout-secret)"),
         ("reference", reference_cmd, "refresh a connection's Deltek reference data now"),
         ("mappings", mappings_cmd, "import, export and check explicit maps to Deltek"),
         ("vendors", vendors_cmd, "full vendor sync: every Coupa supplier to its Deltek firm"),
