@@ -11,15 +11,20 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import time
 from dataclasses import dataclass
 
 import asyncpg
 
 from devstack.supervisor import Stack
-from shared.connections.rotation import rotate_keys
+from shared.connections.rotation import Rotation, rotate_keys
 from shared.connections.store import load_connection
 from shared.db.pool import init_connection
+from shared.outages import LOOP_SETBACKS
 from shared.secrets import KeyRing, MasterKey, SecretsError, generate_key
+
+# How long the mid-run rotation keeps trying while the schedule has Postgres down.
+_ROTATION_PATIENCE = 120.0
 
 
 @dataclass(frozen=True)
@@ -52,15 +57,29 @@ async def rotate_during_run(stack: Stack) -> str:
         await asyncio.sleep(1.5)
     stack.master_key = new
     ring = KeyRing(MasterKey.parse(new, source="new key"), (MasterKey.parse(old, source="old"),))
-    conn = await asyncpg.connect(stack.endpoints.database_url)
-    await init_connection(conn)
-    try:
-        done = await rotate_keys(conn, ring)
-    finally:
-        await conn.close()
+    done = await _rotate_through_outages(stack.endpoints.database_url, ring)
     names = ", ".join(child.name for child in services)
     print(f"keys rotated onto {done.key_id} mid-run (restarted one by one: {names})", flush=True)
     return done.key_id
+
+
+async def _rotate_through_outages(url: str, ring: KeyRing) -> Rotation:
+    """``keys rotate`` as an operator would run it again when Postgres dies under it (the
+    schedule kills it too): each connection is re-sealed in its own transaction, so a second
+    run only finishes what the first did not."""
+    deadline = time.monotonic() + _ROTATION_PATIENCE
+    while True:
+        try:
+            conn = await asyncpg.connect(url)
+            try:
+                await init_connection(conn)
+                return await rotate_keys(conn, ring)
+            finally:
+                conn.terminate()
+        except LOOP_SETBACKS:
+            if time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.5)
 
 
 async def check_rotation(stack: Stack, key_id: str) -> RotationOutcome:

@@ -19,3 +19,7 @@ OUTAGES: tuple[type[BaseException], ...] = (
     asyncpg.InternalClientError,
     KafkaConnectionError,
 )
+
+# What a background loop (not a message handler) waits out instead of dying of: an outage, or
+# Postgres refusing anything (starting up, shutting down, restarted under a statement).
+LOOP_SETBACKS: tuple[type[BaseException], ...] = (*OUTAGES, asyncpg.PostgresError)

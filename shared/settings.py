@@ -21,7 +21,10 @@ class KafkaTuning(BaseModel):
     idempotent_producer: bool = False
     session_timeout_ms: int = 10_000
     heartbeat_interval_ms: int = 1_000
-    max_poll_interval_ms: int = 300_000
+    # Also the group's rebalance timeout: how long a rebalance waits for a member that does not
+    # rejoin (some brokers wait it out for a member that died mid-rebalance). It must exceed
+    # ``consumer.drain_seconds``, which a member may spend finishing work before it rejoins.
+    max_poll_interval_ms: int = 45_000
     max_batch: int = Field(default=100, ge=1)
     # The most one message may take (the producer's max_request_size), as Apache Kafka's
     # max.message.bytes allows by default; raise both to let an invoice ingest parked as too

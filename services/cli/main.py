@@ -28,6 +28,7 @@ from shared.endpoints import Endpoints, StackNotFoundError, resolve_endpoints
 from shared.kafka.topics import ensure_pipeline_topics
 from shared.logs import configure_logging
 from shared.service.app import run_service
+from shared.service.task_dump import dump_tasks_on_sigusr1
 from shared.settings import Settings
 
 AppFactory = Callable[[Settings, Endpoints], web.Application]
@@ -85,7 +86,9 @@ def _run_service(args: argparse.Namespace) -> int:
     logging.getLogger(__name__).info(
         "starting", extra={"port": settings.http_port, "kafka": endpoints.kafka_bootstrap}
     )
-    return run_service(_factory(args.command)(settings, endpoints))
+    app = _factory(args.command)(settings, endpoints)
+    dump_tasks_on_sigusr1(app)
+    return run_service(app)
 
 
 async def topics_cmd() -> int:

@@ -19,6 +19,7 @@ from typing import Protocol
 import asyncpg
 
 from shared.mappings import CHANNEL
+from shared.outages import LOOP_SETBACKS
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +51,7 @@ class ChangeFeed:
         try:
             listener = await asyncpg.connect(self._database_url)
             await listener.add_listener(CHANNEL, self._notified)
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        except LOOP_SETBACKS as exc:
             log.warning("cannot LISTEN for mapping changes yet", extra={"error": repr(exc)})
             return False
         listener.add_termination_listener(self._lost)

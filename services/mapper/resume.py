@@ -20,11 +20,10 @@ import asyncio
 import logging
 import uuid
 
-import asyncpg
-
 from services.mapper import repository as repo
 from services.mapper.changes import ChangeFeed
 from services.mapper.workflow import MapperDeps, Trigger, settle
+from shared.outages import LOOP_SETBACKS
 from shared.service.waiting import wait_for_event
 
 log = logging.getLogger(__name__)
@@ -67,7 +66,7 @@ class ResumeLoop:
                 names, self._pending = self._pending, set()
                 try:
                     await self._sweep(None if sweep_all else sorted(names))
-                except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+                except LOOP_SETBACKS as exc:
                     log.warning(
                         "resume sweep failed; next pass retries", extra={"error": repr(exc)}
                     )
@@ -99,7 +98,7 @@ class ResumeLoop:
                         source, trace_id = await repo.parked_trace(conn, record_id)
                         trigger = Trigger(source, trace_id or uuid.uuid4().hex, event="resumed")
                         await settle(self._deps, conn, record_id, trigger)
-                except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+                except LOOP_SETBACKS:
                     raise  # an outage: end this pass, the next one retries
                 except Exception:
                     # One record's bug must not stop the others from going on.
