@@ -42,6 +42,26 @@ class WeakSecretsError(ValueError):
         super().__init__("secrets too weak to store: " + "; ".join(problems))
 
 
+def shared_callout_secrets(connections: list[Connection]) -> list[str]:
+    """Call Out secrets that two connections share: a signature is made over the body alone,
+    so a push signed for one of them would be taken by the other."""
+    first_seen: dict[str, str] = {}
+    problems = []
+    for connection in connections:
+        for n, secret in enumerate(connection.secrets.coupa_callout_secrets):
+            field = f"connection {connection.name!r} coupa.callout_secrets[{n}]"
+            value = secret.get_secret_value()
+            if value in first_seen and not first_seen[value].startswith(
+                f"connection {connection.name!r} "
+            ):
+                problems.append(
+                    f"{field} is the same secret as {first_seen[value]}: each connection "
+                    "needs its own, or a push signed for one is taken by the other"
+                )
+            first_seen.setdefault(value, field)
+    return problems
+
+
 @dataclass(frozen=True)
 class Applied:
     """What ``apply`` did to one connection; ``changed`` lists setting paths and secret fields."""
@@ -98,9 +118,10 @@ async def apply_connections(
     """Upsert every connection of a file in one transaction: all of it applies, or none.
 
     Weak secrets are refused here too, not only when a file is read, so that no caller can
-    store a Call Out secret short enough to guess.
+    store a Call Out secret short enough to guess, nor one that two connections share.
     """
     weak = [f"connection {c.name!r}: {w}" for c in connections for w in c.secrets.weaknesses()]
+    weak += shared_callout_secrets(connections)
     if weak:
         raise WeakSecretsError(weak)
     async with db.transaction():

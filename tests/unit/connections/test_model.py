@@ -83,3 +83,32 @@ def test_stored_settings_refuse_http_to_another_host_too():
     with pytest.raises(ValidationError, match=r"coupa.base_url: http:// only for a loopback"):
         StoredSettings.model_validate(stored)
     assert StoredSettings.model_validate({**stored, "allow_insecure_http": True})
+
+
+async def test_apply_refuses_a_callout_secret_two_connections_share():
+    """A signature covers the body only: with one secret, a push signed for one connection
+    would be taken by the other."""
+    (acme,) = load_connections(EXAMPLE, ENV)
+    shared = SecretStr(generate_callout_secret())
+
+    def secrets(*callout: SecretStr) -> Secrets:
+        return Secrets(
+            coupa_client_secret=SecretStr("c"),
+            coupa_callout_secrets=callout,
+            deltek_password=SecretStr("p"),
+            deltek_client_secret=SecretStr("s"),
+        )
+
+    first = Connection("acme", acme.settings, secrets(shared))
+    second = Connection(
+        "globex", acme.settings, secrets(SecretStr(generate_callout_secret()), shared)
+    )
+    ring = KeyRing(MasterKey.parse(generate_key(), source="test"))
+    with pytest.raises(WeakSecretsError) as caught:
+        await apply_connections(None, ring, [first, second])  # type: ignore[arg-type]
+    assert caught.value.problems == [
+        "connection 'globex' coupa.callout_secrets[1] is the same secret as connection 'acme' "
+        "coupa.callout_secrets[0]: each connection needs its own, or a push signed for one is "
+        "taken by the other"
+    ]
+    assert shared.get_secret_value() not in str(caught.value)
