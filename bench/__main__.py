@@ -36,7 +36,7 @@ from devstack.throwaway import throwaway_stack
 
 # Each size: (full, --quick).
 SIZES: dict[str, tuple[Any, Any]] = {
-    "invoices": (100, 20),
+    "invoices": (200, 20),
     "runs": (3, 1),
     "posters": ("1,2,4", "1,2"),
     "trickle_seconds": (30.0, 10.0),
@@ -47,7 +47,7 @@ SIZES: dict[str, tuple[Any, Any]] = {
 def _arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="bench", description=__doc__)
     sizes = parser.add_argument_group("sizes (full / --quick)")
-    sizes.add_argument("--invoices", type=int, help="invoices per burst (100 / 20)")
+    sizes.add_argument("--invoices", type=int, help="invoices per burst (200 / 20)")
     sizes.add_argument("--runs", type=int, help="runs of each measurement (3 / 1)")
     sizes.add_argument("--posters", help="poster counts, comma-separated (1,2,4 / 1,2)")
     sizes.add_argument("--trickle-seconds", type=float, help="length of the trickle (30 / 10)")

@@ -35,7 +35,9 @@ async def sweep(stack: Stack, scanner: SecretScanner) -> list[Finding]:
     findings = scanner.scan_folder(stack.logs)
     async with aiohttp.ClientSession() as http:
         for child in stack.services():  # every poster instance too
-            async with http.get(f"{child.url}/metrics") as answer:
+            assert child.metrics_url is not None
+            # raise_for_status: a sweep of an error page instead of the metrics would pass blind.
+            async with http.get(child.metrics_url, raise_for_status=True) as answer:
                 findings += scanner.scan(await answer.text(), f"{child.name} metrics")
     conn = await asyncpg.connect(stack.endpoints.database_url)
     try:

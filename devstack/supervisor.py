@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import secrets
 import signal
 import subprocess
 import sys
@@ -43,15 +42,16 @@ from shared.endpoints import (
 from shared.kafka.producer import Publisher
 from shared.kafka.topics import Topics, ensure_pipeline_topics
 from shared.replay import UNFINISHED, Selection, plan, select, send
-from shared.secrets import generate_key
+from shared.secrets import generate_callout_secret, generate_key, private_file
 from shared.settings import Settings
+from simulators.coupa.cli import COUPA_SIM_CALLOUT_SECRET
 
 HEALTH_TIMEOUT = 60.0
 SIM_CONNECTION = "sim"
 _RESTART_BACKOFF_MAX = 30.0
 _STABLE_SECONDS = 30.0
 _HINTS = {
-    "service": "(/healthz /readyz /metrics)",
+    "service": "(/healthz /readyz; metrics at {metrics})",
     "simulator": "(seeded; any client id and secret; /_admin/...)",
 }
 
@@ -78,6 +78,8 @@ class Child:
     env: dict[str, str]
     log_path: Path
     health_path: str
+    # A service's admin port, where its /metrics is: never on ``port``, which may be public.
+    admin_port: int | None = None
     proc: subprocess.Popen[bytes] | None = None
     restarts: int = 0
     next_start: float = field(default=0.0)
@@ -90,6 +92,13 @@ class Child:
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def metrics_url(self) -> str | None:
+        """A service's Prometheus endpoint; None for a simulator, which has none."""
+        if self.admin_port is None:
+            return None
+        return f"http://127.0.0.1:{self.admin_port}/metrics"
 
 
 class Watcher(Protocol):
@@ -114,13 +123,8 @@ class StackAlreadyRunningError(RuntimeError):
 
 def secret_file(settings: Settings, name: str) -> str:
     """A secret generated once and kept under the state folder (mode 600), e.g. the dev key."""
-    path = Path(settings.state_dir) / name
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        value = generate_key() if name == "master.key" else secrets.token_urlsafe(32)
-        path.write_text(value)
-        path.chmod(0o600)
-    return path.read_text().strip()
+    generate = generate_key if name == "master.key" else generate_callout_secret
+    return private_file(Path(settings.state_dir) / name, generate)
 
 
 class Stack:
@@ -223,21 +227,17 @@ class Stack:
         base_env = {**os.environ, "CONNECTOR_MASTER_KEY": self.master_key}
         children = []
         if self.sims:
-            # "--flag=value": a random secret may begin with "-", which argparse would misread.
-            callout = [
-                f"--callout-url=http://127.0.0.1:{args.ingest_port}/coupa/{SIM_CONNECTION}",
-                f"--callout-secret={self.callout_secret}",
-            ]
-            for system, port, extra in (
-                ("coupa", args.coupa_sim_port, callout),
-                ("deltek", args.deltek_sim_port, []),
+            callout = [f"--callout-url=http://127.0.0.1:{args.ingest_port}/coupa/{SIM_CONNECTION}"]
+            # The secret in the environment, not on the command line, where ps shows it.
+            callout_env = {**base_env, COUPA_SIM_CALLOUT_SECRET: self.callout_secret}
+            for system, port, extra, env in (
+                ("coupa", args.coupa_sim_port, callout, callout_env),
+                ("deltek", args.deltek_sim_port, [], base_env),
             ):
                 name = f"{system}-sim"
                 argv = [*cli, "sim", system, "--port", str(port), *extra]
                 log = self.logs / f"{name}.log"
-                children.append(
-                    Child(name, "simulator", port, argv, base_env, log, "/_admin/faults")
-                )
+                children.append(Child(name, "simulator", port, argv, env, log, "/_admin/faults"))
         services = [
             ("ingest", "ingest", args.ingest_port),
             ("mapper", "mapper", args.mapper_port),
@@ -247,14 +247,21 @@ class Stack:
         posters = getattr(args, "posters", 1)
         services += [(f"poster-{n}", "poster", free_port()) for n in range(2, posters + 1)]
         for name, command, port in services:
+            # A free port each: throwaway stacks' HTTP ports are free ports too, so the service's
+            # own default (HTTP port + 1000) could be taken.
+            admin_port = free_port()
             env = {
                 **base_env,
                 "CONNECTOR_DATABASE_URL": self.endpoints.database_url,
                 "CONNECTOR_KAFKA_BOOTSTRAP": self.endpoints.kafka_bootstrap,
                 "CONNECTOR_HTTP_PORT": str(port),
+                "CONNECTOR_ADMIN_PORT": str(admin_port),
             }
             log = self.logs / f"{name}.log"
-            children.append(Child(name, "service", port, [*cli, command], env, log, "/healthz"))
+            argv = [*cli, command]
+            children.append(
+                Child(name, "service", port, argv, env, log, "/healthz", admin_port=admin_port)
+            )
         return children
 
     def _wait_healthy(self, timeout: float) -> None:
@@ -331,7 +338,8 @@ class Stack:
             f"  kafka      {kafka:<15} {self.endpoints.kafka_bootstrap}",
         ]
         lines += [
-            f"  {child.name:<10} {child.kind:<15} {child.url}  {_HINTS[child.kind]}"
+            f"  {child.name:<10} {child.kind:<15} {child.url}  "
+            + _HINTS[child.kind].format(metrics=child.metrics_url)
             for child in self.children
         ]
         lines.append(f"  logs       {self.logs.resolve()}")

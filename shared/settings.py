@@ -95,6 +95,13 @@ class Settings(BaseSettings):
     master_key_previous: SecretStr | None = None
     http_host: str = "127.0.0.1"
     http_port: int = 8080
+    # Where /metrics is served: never the HTTP port, which takes Coupa's Call Outs at ingest.
+    # Unset, the HTTP port + 1000 (9081/9082/9083 beside 8081/8082/8083), so each
+    # service's default differs the way its HTTP port does; 0 lets the system pick one.
+    admin_host: str = "127.0.0.1"
+    admin_port: int | None = Field(default=None, ge=0, le=65535)
+    # /readyz answers from a verdict this fresh, so probing it cannot load Postgres and Kafka.
+    readiness_cache_seconds: float = Field(default=1.0, ge=0)
     log_level: str = "INFO"
     state_dir: str = ".connector"
     db_pool_min: int = 1
@@ -107,3 +114,9 @@ class Settings(BaseSettings):
     mapper: MapperTuning = MapperTuning()
     ingest: IngestTuning = IngestTuning()
     poster: PosterTuning = PosterTuning()
+
+    def admin_listen_port(self) -> int:
+        """The admin port in force: ``admin_port`` if set, else beside the HTTP port."""
+        if self.admin_port is not None:
+            return self.admin_port
+        return self.http_port + 1000 if self.http_port else 0

@@ -5,10 +5,21 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
+from typing import Any
 
+from aiohttp.test_utils import TestClient
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from shared.kafka.envelope import Envelope
+from shared.service.app import ADMIN_URL
+
+
+async def scrape_metrics(client: TestClient[Any, Any]) -> str:
+    """A service's metrics from its admin port (``serve_admin``), never the port it serves on."""
+    assert client.app is not None
+    async with client.session.get(client.app[ADMIN_URL] / "metrics") as answer:
+        answer.raise_for_status()
+        return await answer.text()
 
 
 async def eventually(

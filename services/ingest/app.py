@@ -15,7 +15,7 @@ from aiohttp import web
 from prometheus_client import Counter
 
 from services.ingest.callouts import CalloutRoutes
-from services.ingest.directory import CoupaConnections
+from services.ingest.directory import CalloutDirectory, CoupaConnections
 from services.ingest.drain import InboxDrain
 from services.ingest.poller import Poller
 from shared.endpoints import Endpoints
@@ -52,7 +52,13 @@ def create_app(
         ["kind", "outcome"],
         registry=app[METRICS].registry,
     )
-    CalloutRoutes(lambda: app[POOL], lambda: app[CONNECTIONS], drains.wake, callouts).add_to(app)
+    CalloutRoutes(
+        lambda: app[POOL],
+        CalloutDirectory(lambda: app[CONNECTIONS]),
+        drains.wake,
+        callouts,
+        max_body_bytes=settings.max_body_bytes,
+    ).add_to(app)
 
     tuning = settings.ingest
 

@@ -3,6 +3,10 @@
 Resources (pool, producer) and background loops are cleanup contexts on the app, so they start
 before the port opens and are torn down in reverse order on SIGTERM: the loop drains and commits
 first, the producer flushes next, the pool closes last.
+
+Metrics are served on an admin port of their own, never on the service's port: ingest's takes
+Coupa's Call Outs from outside, and the refusal counts would tell an outsider whether a captured
+request was taken for genuine.
 """
 
 from __future__ import annotations
@@ -19,11 +23,13 @@ from typing import Protocol
 from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from yarl import URL
 
 from shared.db.pool import Pool, create_pool
 from shared.endpoints import Endpoints
 from shared.kafka.producer import Publisher
 from shared.service.metrics import ServiceMetrics
+from shared.service.readiness import Readiness, Verdict
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -33,6 +39,9 @@ ENDPOINTS = web.AppKey("endpoints", Endpoints)
 METRICS = web.AppKey("metrics", ServiceMetrics)
 POOL = web.AppKey("pool", Pool)
 PUBLISHER = web.AppKey("publisher", Publisher)
+READINESS = web.AppKey("readiness", Readiness)
+# Where the admin port (``/metrics``) listens once ``serve_admin``'s context has opened it.
+ADMIN_URL = web.AppKey("admin_url", URL)
 
 
 @dataclass
@@ -59,10 +68,20 @@ def base_app(name: str, settings: Settings, endpoints: Endpoints) -> web.Applica
     app[RUN_STATE] = RunState()
     app.router.add_get("/healthz", _healthz)
     app.router.add_get("/readyz", _readyz)
-    app.router.add_get("/metrics", _metrics)
     app.cleanup_ctx.append(_pool_ctx)
     app.cleanup_ctx.append(_publisher_ctx)
+    app.cleanup_ctx.append(_readiness_ctx)
     return app
+
+
+def serve_admin(app: web.Application) -> None:
+    """Open the admin port (``/metrics``) with ``app``, at ``admin_host``:``admin_port``.
+
+    It opens before the app's resources and closes after them, so a scrape during start or
+    drain still answers. ``run_service`` calls this; tests call it to reach the port the same
+    way, and leave it out where they need no metrics over HTTP.
+    """
+    app.cleanup_ctx.insert(0, _admin_ctx)
 
 
 class BackgroundLoop(Protocol):
@@ -124,16 +143,44 @@ async def _publisher_ctx(app: web.Application) -> AsyncIterator[None]:
     await publisher.stop()
 
 
+async def _readiness_ctx(app: web.Application) -> AsyncIterator[None]:
+    async def check() -> Verdict:
+        return {
+            "postgres": await _check(app[POOL].fetchval("SELECT 1")),
+            "kafka": await _check(app[PUBLISHER].ping()),
+        }
+
+    readiness = Readiness(check, app[SETTINGS].readiness_cache_seconds)
+    app[READINESS] = readiness
+    yield
+    await readiness.close()
+
+
+async def _admin_ctx(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    admin = web.Application()
+    admin[METRICS] = app[METRICS]
+    admin.router.add_get("/metrics", _metrics)
+    runner = web.AppRunner(admin, access_log=None)
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, settings.admin_host, settings.admin_listen_port())
+        await site.start()
+        # The port actually bound: admin_port 0 lets the system pick one.
+        host, port = runner.addresses[0][:2]
+        app[ADMIN_URL] = URL.build(scheme="http", host=host, port=port)
+        log.info("metrics served", extra={"url": f"{app[ADMIN_URL]}/metrics"})
+        yield
+    finally:
+        await runner.cleanup()
+
+
 async def _healthz(request: web.Request) -> web.Response:
     return web.json_response({"status": "alive"})
 
 
 async def _readyz(request: web.Request) -> web.Response:
-    app = request.app
-    checks = {
-        "postgres": await _check(app[POOL].fetchval("SELECT 1")),
-        "kafka": await _check(app[PUBLISHER].ping()),
-    }
+    checks = await request.app[READINESS].verdict()
     ok = all(value == "ok" for value in checks.values())
     return web.json_response(checks, status=200 if ok else 503)
 
@@ -177,6 +224,7 @@ def _metrics_middleware(metrics: ServiceMetrics) -> Middleware:
 def run_service(app: web.Application) -> int:
     """Serve until SIGTERM or SIGINT, then drain; the exit code says whether a loop crashed."""
     settings = app[SETTINGS]
+    serve_admin(app)
     web.run_app(
         app,
         host=settings.http_host,

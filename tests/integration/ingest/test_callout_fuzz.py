@@ -35,7 +35,7 @@ FUZZ = settings(
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
-REFUSALS = ("unsigned", "forged", "expired", "unknown_connection")
+REFUSALS = ("unsigned", "forged", "expired", "out_of_scope", "unknown_connection")
 
 printable = st.text(st.characters(min_codepoint=32, max_codepoint=126), max_size=80)
 json_values = st.recursive(
@@ -52,10 +52,13 @@ def encode(value: object) -> bytes:
 
 @st.composite
 def coupa_like(draw: st.DrawFn) -> dict[str, Any]:
-    """Objects near the shape ingest takes: an id and an ``updated-at``, each maybe wrong."""
+    """Objects near the shape ingest takes: an id, an ``updated-at`` and the key that tells an
+    invoice (``invoice-number``) or a supplier (``name``), each maybe wrong or missing."""
     body = draw(st.dictionaries(st.text(max_size=12), json_values, max_size=6))
     body["id"] = draw(st.integers(min_value=-5, max_value=2**70) | json_values)
     body["updated-at"] = draw(st.text(max_size=30) | json_values)
+    for mark in draw(st.sets(st.sampled_from(["invoice-number", "name"]))):
+        body[mark] = draw(json_values)
     return body
 
 
@@ -93,6 +96,7 @@ def _garbage_refusal(headers: dict[str, str]) -> str:
 @st.composite
 def pushes(draw: st.DrawFn) -> Push:
     body = draw(bodies)
+    kind = draw(st.sampled_from(["invoices", "suppliers"]))
     name = draw(st.sampled_from([CONNECTION, CONNECTION, "other"]) | st.text(min_size=1))
     auth = draw(st.sampled_from(["none", "garbage", "signed", "stale", "other-secret", "bearer"]))
     headers: dict[str, str] = {}
@@ -107,12 +111,19 @@ def pushes(draw: st.DrawFn) -> Push:
         }
         refusal = _garbage_refusal(headers)
     elif auth == "bearer":
-        # A token past its hour is "expired"; one issued under another secret is forged.
+        # A token past its hour is "expired"; one issued under another secret is forged; one
+        # for the other endpoint only is "out_of_scope".
         age = draw(st.sampled_from([0, tokens.TOKEN_LIFETIME_SECONDS + 60]))
         secret = draw(st.sampled_from([SECRET, "not-the-secret"]))
-        token = tokens.issue(CONNECTION, secret, now=time.time() - age)
+        scopes = draw(st.sampled_from([["invoices"], ["suppliers"], ["invoices", "suppliers"]]))
+        token = tokens.issue(CONNECTION, secret, scopes, now=time.time() - age)
         headers = {"Authorization": "Bearer " + token}
-        refusal = "forged" if secret != SECRET else ("expired" if age else None)
+        if secret != SECRET:
+            refusal = "forged"
+        elif age:
+            refusal = "expired"
+        elif kind not in scopes:
+            refusal = "out_of_scope"
     else:
         # "stale": a captured genuine request re-sent after the 300 s window.
         stamp = _stamp(-draw(st.integers(301, 10**6)) if auth == "stale" else 0)
@@ -125,14 +136,13 @@ def pushes(draw: st.DrawFn) -> Push:
     headers["Content-Type"] = draw(
         st.sampled_from(["application/json", "text/plain; charset=latin-1", "", "*/*"])
     )
-    kind = draw(st.sampled_from(["invoices", "suppliers"]))
     routed = name not in (".", "..") and not set(name) & set("{}")
     return Push(f"/coupa/{quote(name, safe='')}/{kind}", body, headers, refusal, routed)
 
 
 async def callout_counts(rig) -> dict[str, float]:
     """``connector_callouts_total`` summed over kinds, by outcome."""
-    text = await (await rig.client.get("/metrics")).text()
+    text = await rig.metrics()
     counts: dict[str, float] = {}
     for family in text_string_to_metric_families(text):
         if family.name == "connector_callouts":
@@ -193,11 +203,17 @@ async def test_content_encodings_and_compressed_bombs_never_fail(rig, body, enco
 
 
 async def test_a_compressed_body_that_inflates_past_the_limit_gets_413(rig):
-    bomb = gzip.compress(b'{"id": 1, "pad": "' + b"0" * (LIMIT * 4) + b'"}')
+    inflated = b'{"id": 1, "pad": "' + b"0" * (LIMIT * 4) + b'"}'
+    bomb = gzip.compress(inflated)
     assert len(bomb) < LIMIT
-    answer = await rig.client.post(
-        f"/coupa/{CONNECTION}/invoices", data=bomb, headers={"Content-Encoding": "gzip"}
-    )
+    # Signed, so that the body is worth reading: a push refused whatever its body is not read.
+    stamp = _stamp(0)
+    headers = {
+        "Content-Encoding": "gzip",
+        "X-Coupa-Timestamp": stamp,
+        "X-Coupa-Signature": sign(SECRET, stamp, inflated),
+    }
+    answer = await rig.client.post(f"/coupa/{CONNECTION}/invoices", data=bomb, headers=headers)
     assert answer.status == 413
 
 
@@ -223,7 +239,9 @@ async def test_the_token_endpoint_answers_400_or_401_to_anything_but_good_creden
 
 
 async def test_a_captured_request_replayed_after_the_window_is_refused_as_expired(rig):
-    body = json.dumps({"id": 4242, "updated-at": "2026-01-01T00:00:00Z"}).encode()
+    body = json.dumps(
+        {"id": 4242, "updated-at": "2026-01-01T00:00:00Z", "invoice-number": "INV-4242"}
+    ).encode()
     stamp = _stamp(0)
     captured = {"X-Coupa-Timestamp": stamp, "X-Coupa-Signature": sign(SECRET, stamp, body)}
     path = f"/coupa/{CONNECTION}/invoices"
@@ -240,7 +258,9 @@ async def test_a_captured_request_replayed_after_the_window_is_refused_as_expire
 
 
 async def test_text_postgres_cannot_store_is_a_400_not_a_500(rig):
-    body = json.dumps({"id": 77, "updated-at": "2026-01-01T00:00:00Z", "note": "a\u0000b"})
+    body = json.dumps(
+        {"id": 77, "updated-at": "2026-01-01T00:00:00Z", "invoice-number": "77", "note": "a\u0000b"}
+    )
     stamp = _stamp(0)
     headers = {"X-Coupa-Timestamp": stamp, "X-Coupa-Signature": sign(SECRET, stamp, body.encode())}
     answer = await rig.client.post(f"/coupa/{CONNECTION}/invoices", data=body, headers=headers)

@@ -160,7 +160,7 @@ async def test_oversized_and_malformed_bodies_are_refused_clearly(rig, db_url):
         assert answer.status == 400, body
         assert "not a Coupa invoice" in (await answer.json())["error"]
     assert await inbox_rows(db_url) == 0
-    metrics = await (await rig.client.get("/metrics")).text()
+    metrics = await rig.metrics()
     assert 'connector_callouts_total{kind="invoice",outcome="bad_request"} 4.0' in metrics
     assert 'connector_callouts_total{kind="invoice",outcome="too_large"} 1.0' in metrics
 

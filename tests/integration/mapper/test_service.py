@@ -17,9 +17,10 @@ from shared.endpoints import Endpoints
 from shared.kafka.envelope import Envelope
 from shared.kafka.producer import Publisher
 from shared.messages import SUPPLIER_CHANGED, PostApInvoice, SupplierChanged
+from shared.service.app import serve_admin
 from shared.settings import MapperTuning, Settings
 from tests.integration.mapper.conftest import STRANGER, invoice_envelope, seed
-from tests.support import eventually, read_topic
+from tests.support import eventually, read_topic, scrape_metrics
 
 pytestmark = pytest.mark.integration
 
@@ -32,8 +33,10 @@ async def mapper(db_url, kafka_bootstrap, topics, kafka_tuning, consumer_tuning,
         kafka=kafka_tuning.model_copy(update={"topic_prefix": topics.prefix}),
         consumer=consumer_tuning,
         mapper=MapperTuning(resume_interval_seconds=sweep),
+        admin_port=0,
     )
     app = create_app(settings, Endpoints(db_url, kafka_bootstrap))
+    serve_admin(app)
     publisher = Publisher(kafka_bootstrap, kafka_tuning)
     await publisher.start()
     try:
@@ -76,7 +79,7 @@ async def test_an_invoice_in_is_a_command_out_and_a_redelivery_adds_only_the_sam
         await eventually(lambda: _is(db_url, envelope.key, "mapped"), what="mapping")
         await publisher.publish(topics.coupa_invoices, envelope)
         sent = await commands(kafka_bootstrap, topics, expect=2)
-        metrics = await (await client.get("/metrics")).text()
+        metrics = await scrape_metrics(client)
     assert len(sent) == 2 and sent[0] == sent[1]
     assert sent[0].total == Decimal("541.25")
     assert [line.amount for line in sent[0].lines] == [

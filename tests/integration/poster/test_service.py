@@ -20,6 +20,7 @@ from shared.connections.store import apply_connections
 from shared.endpoints import Endpoints
 from shared.kafka.producer import Publisher
 from shared.secrets import KeyRing, MasterKey, generate_key
+from shared.service.app import serve_admin
 from shared.settings import Settings
 from tests.integration.poster.conftest import (
     CONNECTION,
@@ -29,7 +30,7 @@ from tests.integration.poster.conftest import (
     our_batches,
     store_record,
 )
-from tests.support import eventually
+from tests.support import eventually, scrape_metrics
 
 pytestmark = pytest.mark.integration
 
@@ -38,8 +39,9 @@ async def test_the_app_posts_commands_and_keeps_the_reference_cache(
     sim, pool, db_url, kafka_bootstrap, topics, kafka_tuning, consumer_tuning, connections
 ):
     kafka = kafka_tuning.model_copy(update={"topic_prefix": topics.prefix})
-    settings = Settings(kafka=kafka, consumer=consumer_tuning)
+    settings = Settings(kafka=kafka, consumer=consumer_tuning, admin_port=0)
     app = create_app(settings, Endpoints(db_url, kafka_bootstrap), connections)
+    serve_admin(app)
     command = make_command(active_vendor(sim))
     await store_record(pool, command)
     async with TestClient(TestServer(app, host="127.0.0.1")) as client:
@@ -54,11 +56,11 @@ async def test_the_app_posts_commands_and_keeps_the_reference_cache(
             ledger = await pool.fetchval("SELECT state FROM posting_ledger")
             kinds = await pool.fetchval("SELECT count(*) FROM reference_refreshes")
             # The job is counted just after its outcome is committed and published.
-            counted = 'outcome="created"} 1.0' in await (await client.get("/metrics")).text()
+            counted = 'outcome="created"} 1.0' in await scrape_metrics(client)
             return ledger == "posted" and kinds == 4 and counted
 
         await eventually(posted_and_cached, within=20, what="posting and the first refresh")
-        metrics = await (await client.get("/metrics")).text()
+        metrics = await scrape_metrics(client)
     assert len(our_batches(sim)) == 1
     assert 'connector_poster_jobs_total{connection="acme",outcome="created"} 1.0' in metrics
     assert 'connector_approved_to_posted_seconds_count{connection="acme"} 1.0' in metrics

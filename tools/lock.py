@@ -1,0 +1,53 @@
+"""Regenerates the hashed lock files from pyproject.toml, after a pin there changed.
+
+``requirements/lock.txt`` is everything ``./run test`` installs; ``requirements/runtime.txt`` is
+the part the image and ``./run dev`` install, at the same versions. Both pin the build backend
+too, since the project is installed without build isolation. Every file of every locked release
+on the index is hashed, so the locks install on any platform the packages ship for.
+
+    .venv/bin/python -m tools.lock             keep every pin that still fits
+    .venv/bin/python -m tools.lock --upgrade   move the unpinned dependencies to their newest
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).parents[1]
+FULL = ROOT / "requirements" / "lock.txt"
+RUNTIME = ROOT / "requirements" / "runtime.txt"
+
+
+def compile_lock(output: Path, *options: str) -> None:
+    """pip-compile ``output`` from pyproject.toml, keeping the versions ``output`` already pins."""
+    command = [
+        str(Path(sys.executable).with_name("pip-compile")),
+        *("--quiet", "--generate-hashes", "--allow-unsafe", "--all-build-deps", "--strip-extras"),
+        # A mirror or wheel folder in this machine's pip config is no business of the lock's.
+        *("--no-emit-index-url", "--no-emit-find-links"),
+        *options,
+        *("--output-file", str(output.relative_to(ROOT)), "pyproject.toml"),
+    ]
+    # The files' headers then tell the next person how to regenerate them.
+    env = {**os.environ, "CUSTOM_COMPILE_COMMAND": "python -m tools.lock"}
+    subprocess.run(command, cwd=ROOT, env=env, check=True)  # noqa: S603 - our own arguments
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tools.lock", description=__doc__)
+    parser.add_argument("--upgrade", action="store_true", help="newest unpinned dependencies")
+    args = parser.parse_args(argv)
+    compile_lock(FULL, "--extra", "dev", *(["--upgrade"] if args.upgrade else []))
+    # Seeded with the full lock's versions, pip-compile keeps them: the runtime lock is a subset.
+    shutil.copyfile(FULL, RUNTIME)
+    compile_lock(RUNTIME)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
