@@ -24,7 +24,7 @@ class KafkaTuning(BaseModel):
     # Also the group's rebalance timeout: how long a rebalance waits for a member that does not
     # rejoin (some brokers wait it out for a member that died mid-rebalance). It must exceed
     # ``consumer.drain_seconds``, which a member may spend finishing work before it rejoins.
-    max_poll_interval_ms: int = 45_000
+    max_poll_interval_ms: int = 20_000
     max_batch: int = Field(default=100, ge=1)
     # The most one message may take (the producer's max_request_size), as Apache Kafka's
     # max.message.bytes allows by default; raise both to let an invoice ingest parked as too
@@ -38,7 +38,7 @@ class ConsumerTuning(BaseModel):
     # Across all assigned partitions; one record's events still run one after another.
     max_in_flight: int = Field(default=64, ge=1)
     # On a rebalance or stop, how long in-flight work may take to finish before it is given up.
-    drain_seconds: float = Field(default=20.0, ge=0)
+    drain_seconds: float = Field(default=10.0, ge=0)
     max_attempts: int = Field(default=5, ge=1)
     backoff_initial_seconds: float = 0.2
     backoff_max_seconds: float = 30.0

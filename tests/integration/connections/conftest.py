@@ -102,6 +102,10 @@ def write_file(
     data = yaml.safe_load(EXAMPLE.read_text())
     entry = data["connections"][0]
     entry["name"] = name
+    if name != "acme":
+        # A connection of its own needs a Call Out secret of its own (apply refuses a shared one).
+        entry["coupa"].pop("callout_secrets_env", None)
+        entry["coupa"]["callout_secrets"] = [f"{name}-callout-s3cret-0123456789abcdefghij"]
     entry["coupa"] |= {"base_url": sims.coupa_url, **(coupa or {})}
     entry["deltek"] |= {"base_url": sims.deltek_url, **(deltek or {})}
     entry["mapping"] |= mapping or {}
