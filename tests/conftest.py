@@ -23,6 +23,7 @@ from shared.db.migrate import migrate
 from shared.embedded.broker import EmbeddedBroker
 from shared.embedded.postgres import EmbeddedPostgres
 from shared.embedded.process import free_port
+from shared.kafka.producer import Publisher
 from shared.kafka.topics import Topics, ensure_topics
 from shared.settings import ConsumerTuning, KafkaTuning
 
@@ -136,3 +137,12 @@ async def topics(kafka_bootstrap: str, kafka_tuning: KafkaTuning) -> Topics:
         kafka_bootstrap, names.all(), partitions=kafka_tuning.partitions, replication_factor=1
     )
     return names
+
+
+@pytest.fixture
+async def publisher(kafka_bootstrap: str, kafka_tuning: KafkaTuning) -> AsyncIterator[Publisher]:
+    """A started producer on the test broker."""
+    pub = Publisher(kafka_bootstrap, kafka_tuning)
+    await pub.start()
+    yield pub
+    await pub.stop()

@@ -23,14 +23,6 @@ pytestmark = pytest.mark.integration
 GROUP = "concurrent-loop"
 
 
-@pytest.fixture
-async def publisher(kafka_bootstrap: str, kafka_tuning: KafkaTuning):
-    pub = Publisher(kafka_bootstrap, kafka_tuning)
-    await pub.start()
-    yield pub
-    await pub.stop()
-
-
 class Gate:
     """A handler that notes who is inside at once and lets each through only when told."""
 

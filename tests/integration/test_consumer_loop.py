@@ -24,14 +24,6 @@ pytestmark = pytest.mark.integration
 GROUP = "loop-under-test"
 
 
-@pytest.fixture
-async def publisher(kafka_bootstrap: str, kafka_tuning: KafkaTuning):
-    pub = Publisher(kafka_bootstrap, kafka_tuning)
-    await pub.start()
-    yield pub
-    await pub.stop()
-
-
 def make_loop(
     bootstrap: str,
     topics: Topics,

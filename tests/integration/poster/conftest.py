@@ -27,7 +27,7 @@ from shared.kafka.envelope import Coordinates, Envelope
 from shared.kafka.producer import Publisher
 from shared.kafka.topics import Topics
 from shared.messages import POST_AP_INVOICE, ApLine, PostApInvoice, invoice_job_id
-from shared.settings import KafkaTuning, PosterTuning
+from shared.settings import PosterTuning
 from tests.integration.deltek.conftest import Sim, sim, start_sim  # noqa: F401 - fixtures
 
 CONNECTION = "acme"
@@ -72,14 +72,6 @@ async def pool(db_url: str) -> AsyncIterator[Pool]:
     pool = await create_pool(db_url)
     yield pool
     await pool.close()
-
-
-@pytest.fixture
-async def publisher(kafka_bootstrap: str, kafka_tuning: KafkaTuning) -> AsyncIterator[Publisher]:
-    pub = Publisher(kafka_bootstrap, kafka_tuning)
-    await pub.start()
-    yield pub
-    await pub.stop()
 
 
 @pytest.fixture
