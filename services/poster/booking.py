@@ -10,6 +10,14 @@ short backoff; if it still cannot be seen the error propagates and the handler r
 job later, which again starts with a look-up. Nothing here ever sends a write twice without a
 look-up in between.
 
+A job the ledger has never seen (its claim created the row) skips the batch look-up: nothing
+of ours can be in Deltek unless the ledger lost a row (a restored database). That case is still
+caught, after the fact and before anything is posted: the read-back after the POST counts the
+vouchers in the batch (``InDeltek.vouchers``), and a batch holding more than ours is never
+posted (the handler flags it); a tenant that refuses a second POST of a batch is looked up, and
+the batch found is ours. The PSALedger look-up is kept on every first attempt: it is what sees
+a voucher keyed by hand.
+
 The voucher number is always read from what Deltek holds: by default the tenant assigns it
 (§3.D), so neither our request nor the POST's answer (which may be the header alone, or an echo
 of what was sent) can be trusted to carry it.
@@ -23,7 +31,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from shared.deltek import ApBatch, DeltekClient, LedgerRow, OutcomeUnknownError, PostingError
-from shared.http import Backoff, RetriableError
+from shared.http import Backoff, FatalError, RetriableError
 from shared.messages import PostApInvoice
 from shared.tenant_facts import LedgerInvoices
 
@@ -42,6 +50,7 @@ class InDeltek:
     company: str | None = None
     foreign: bool = False
     evidence: dict[str, Any] = field(default_factory=dict)
+    vouchers: int = 1  # in the batch; more than one means an entry the ledger did not know
 
 
 def _first(pipe_list: str) -> str:
@@ -84,9 +93,12 @@ class Booking:
     def batch(self) -> str:
         return self.body.Batch
 
-    async def look_up(self) -> InDeltek | None:
-        """The job's voucher as Deltek holds it, entered or posted; None when it has none."""
-        header = await self.client.get_ap_batch(self.batch)
+    async def look_up(self, *, entered_possible: bool = True) -> InDeltek | None:
+        """The job's voucher as Deltek holds it, entered or posted; None when it has none.
+
+        ``entered_possible=False`` when the ledger knows the job was never sent: only the
+        ledger of posted vouchers is asked (module docstring)."""
+        header = await self.client.get_ap_batch(self.batch) if entered_possible else None
         if header is not None:
             return await self._from_batch(header)
         rows = await self._posted_rows()
@@ -131,6 +143,7 @@ class Booking:
             posted=header.Posted == "Y",
             company=header.Company,
             evidence=evidence,
+            vouchers=len(vouchers),
         )
         if not found.posted:
             return found
@@ -165,6 +178,13 @@ class Booking:
         except OutcomeUnknownError as lost:
             log.warning("voucher entry answer lost; looking it up", extra={"batch": self.batch})
             return await self._resolve(lost, _entered)
+        except FatalError:
+            # Refused: perhaps because the batch exists (a ledger row lost); if it is ours,
+            # it is entered, else Deltek's words stand.
+            found = await self.look_up()
+            if found is not None and _entered(found):
+                return found
+            raise
         found = await self._from_batch(created)
         if _entered(found):
             return replace(found, period=found.period or self.body.Period)

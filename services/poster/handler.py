@@ -14,6 +14,7 @@ the connection says so, and ledger, record, audit trail and ``deltek.results`` a
 | ledger says posted, same content | unchanged | posted | InvoicePosted(already_posted) again |
 | changed in Coupa after it reached Deltek | unchanged, or parked | flagged | WriteFailed(flagged) |
 | the invoice is booked in a batch we did not create | parked | flagged | WriteFailed(flagged) |
+| its batch holds another voucher too (never posted) | parked | flagged | WriteFailed(flagged) |
 | Deltek refused (4xx, message kept) or bad voucher | parked | parked | WriteFailed(parked) |
 | 429/5xx/network, lost answer unseen | released | posting | none: TransientError |
 | connection needs a person (credentials, ledger column) | released | posting | none: waits |
@@ -184,9 +185,12 @@ class PostHandler:
             sleep=self.deps.sleep,
         )
         attempt.step = "look_up"
-        found = await booking.look_up()
+        found = await booking.look_up(entered_possible=not claim.fresh)
         if found is not None and found.foreign:
             await self.report.booked_elsewhere(job, claim.entry, found)
+            return
+        if found is not None and found.vouchers > 1:
+            await self.report.entered_twice(job, claim.entry, found)
             return
         if found is not None and claim.entry.content_hash != job.content_hash:
             await self.report.changed(job, claim.entry, ledger_parks=True)
@@ -203,6 +207,9 @@ class PostHandler:
             await attempt.hold(sending=job.content_hash)
             request = booking.body.model_dump(mode="json", exclude_none=True)
             found = await booking.enter()
+            if found.vouchers > 1:
+                await self.report.entered_twice(job, claim.entry, found)
+                return
         elif found.posted:
             outcome = "already_posted"
         progress.append(self._refs(job, found))

@@ -169,6 +169,18 @@ class Reporter:
         details = {"found": found.evidence, "new_content_hash": job.content_hash}
         await self._flag(job, entry.refs, reason, details, ledger_parks=True)
 
+    async def entered_twice(self, job: Job[PostApInvoice], entry: Entry, found: InDeltek) -> None:
+        """The job's batch holds more vouchers than ours: an entry the ledger did not know (a
+        restored database). The batch is not posted, so nothing is booked twice."""
+        reason = (
+            f"Deltek's batch {found.batch} holds {found.vouchers} vouchers for invoice "
+            f"{job.command.invoice_number} of vendor {job.command.vendor}: it was entered before "
+            "and the connector's ledger did not know (a restored database?). The batch was not "
+            "posted; delete the extra voucher in Transaction Center, then replay the record"
+        )
+        details = {"found": found.evidence, "vouchers": found.vouchers}
+        await self._flag(job, entry.refs, reason, details, ledger_parks=True)
+
     async def would_post(
         self, job: Job[PostApInvoice], body: ApBatch, found: InDeltek | None
     ) -> None:

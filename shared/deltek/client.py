@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Mapping, Sequence
 from decimal import Decimal
 from typing import Any, Literal, TypeVar
 
@@ -81,12 +81,22 @@ def _accounting(values: VendorAccounting) -> dict[str, Any]:
     return {k: v for k, v in values.to_body().items() if not (k == "Company" and not v)}
 
 
+def _invoice_of(row: LedgerRow, column: str) -> str:
+    """The vendor's invoice number on a ledger row, from the tenant's own column (§3.C)."""
+    value = getattr(row, column, None) or (row.model_extra or {}).get(column)
+    return str(value or "").strip()
+
+
 def _holds(row: LedgerRow, vendor: str, column: str, invoice: str) -> bool:
     """Whether a ledger row is the vendor invoice asked for (Deltek may pad or trim text)."""
-    value = getattr(row, column, None) or (row.model_extra or {}).get(column)
-    return (row.Vendor or "").strip() == vendor.strip() and str(
-        value or ""
-    ).strip() == invoice.strip()
+    return (row.Vendor or "").strip() == vendor.strip() and _invoice_of(
+        row, column
+    ) == invoice.strip()
+
+
+def _capped(rows: int) -> list[tuple[str, str]]:
+    """A read of at most ``rows`` rows, whichever of the paging words the tenant honours."""
+    return [("pageSize", str(rows)), ("page", "1"), ("q.maxrows", str(rows))]
 
 
 def _not_found(exc: FatalError) -> bool:
@@ -367,11 +377,68 @@ class DeltekClient(SessionOwner):
             )
         return rows
 
+    async def find_posted_invoices(
+        self, wanted: Collection[tuple[str, str]], *, column: str
+    ) -> dict[tuple[str, str], list[LedgerRow]]:
+        """Ledger rows of several (vendor, invoice) pairs in one read, by ``in`` on ``Vendor``
+        and ``column``, keyed by the pair as Deltek holds it (trimmed); only for a tenant seen
+        to honour ``in`` (``ledger_in_works``). Rows of a vendor or invoice not asked for mean
+        a filter was not applied, as for one invoice."""
+        vendors = sorted({vendor.strip() for vendor, _ in wanted})
+        invoices = sorted({invoice.strip() for _, invoice in wanted})
+        where = FilterHash().where_in("Vendor", vendors).where_in(column, invoices)
+        rows = [row async for row in self.iter_ap_ledger(where)]
+        if any(
+            (row.Vendor or "").strip() not in vendors or _invoice_of(row, column) not in invoices
+            for row in rows
+        ):
+            raise FieldMissingError(
+                f"PSALedger/AP answered rows outside an 'in' filter on Vendor and {column}: "
+                "the filter was not applied",
+                status=200,
+                field=column,
+            )
+        found: dict[tuple[str, str], list[LedgerRow]] = {}
+        for row in rows:
+            found.setdefault(((row.Vendor or "").strip(), _invoice_of(row, column)), []).append(row)
+        return found
+
+    async def ledger_in_works(self, column: str) -> bool | None:
+        """Whether PSALedger/AP honours ``in`` on ``Vendor`` and ``column``, proven on a posted
+        row: read one, then ask for it placed last in lists that start with a value no invoice
+        has. A tenant that ignores the operator answers other rows, one that reads the list as
+        one value (or only its first) answers none, one that refuses it answers 4xx: all False.
+        None when the ledger has no row to prove it with."""
+        url = f"{self.config.api}/PSALedger/AP"
+        sample = [
+            LedgerRow.model_validate(row)
+            for row in _rows(await self._call("GET", url, params=_capped(1)))
+        ]
+        known = next(
+            (
+                ((row.Vendor or "").strip(), _invoice_of(row, column))
+                for row in sample
+                if row.Vendor and _invoice_of(row, column)
+            ),
+            None,
+        )
+        if known is None or any("," in value for value in known):
+            return None
+        vendor, invoice = known
+        where = FilterHash().where_in("Vendor", [_PROBE_VALUE, vendor])
+        where = where.where_in(column, [_PROBE_VALUE, invoice])
+        try:
+            answer = await self._call("GET", url, params=[*where.to_params(), *_capped(5)])
+        except FatalError:
+            return False
+        rows = [LedgerRow.model_validate(row) for row in _rows(answer)]
+        return bool(rows) and all(_holds(row, vendor, column, invoice) for row in rows)
+
     async def ledger_has_column(self, column: str) -> bool:
         """Whether PSALedger/AP can be filtered on ``column``: one capped read for a value no
         invoice has, answered with no rows (it filters), rows (the filter was ignored) or
         "field does not exist"."""
-        params = [*FilterHash().where(column, _PROBE_VALUE).to_params(), ("q.maxrows", "1")]
+        params = [*FilterHash().where(column, _PROBE_VALUE).to_params(), *_capped(1)]
         try:
             answer = await self._call("GET", f"{self.config.api}/PSALedger/AP", params=params)
         except FieldMissingError as exc:

@@ -18,7 +18,9 @@ from shared.http import OffsetPaginator
 FilterType = Literal["string", "int", "datetime"]
 Condition = Literal["AND", "OR"]
 # Symbolic operators, URL-encoded by the HTTP layer (deltek-api.md §5: "prefer the symbols").
-Operator = Literal["=", "<>", ">", ">=", "<", "<=", "like"]
+# ``in`` (a comma-separated list) is documented by one source only: use it only on a tenant
+# that was seen to honour it (``DeltekClient.ledger_in_works``).
+Operator = Literal["=", "<>", ">", ">=", "<", "<=", "like", "in"]
 
 
 @dataclass(frozen=True)
@@ -69,6 +71,13 @@ class FilterHash:
         text, inferred = _infer(value)
         term = FilterTerm(name, text, opp, type or inferred, condition, tablename)
         return replace(self, terms=(*self.terms, term))
+
+    def where_in(self, name: str, values: Sequence[str]) -> FilterHash:
+        """``name`` is one of ``values``; a value holding a comma cannot be told apart from two
+        values, so it is refused (ask for it with ``where`` instead)."""
+        if not values or any("," in value for value in values):
+            raise ValueError(f"an 'in' filter on {name} needs values without commas")
+        return self.where(name, ",".join(values), "in")
 
     def to_params(self) -> list[tuple[str, str]]:
         """Flatten to ``filterHash[i][key]=value`` pairs; ``seq`` is 1-based like the samples."""

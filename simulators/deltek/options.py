@@ -19,6 +19,9 @@ Where deltek-api.md marks a behaviour as inferred or unsure, it is an option her
 * ``post_status=201`` for creating POSTs (§6; Postman shows 200 for some, clients accept both).
 * ``default_page_size=None``: without ``limit``/``pageSize`` a listing returns every row (§5
   documents no default).
+* ``in_operator="list"``: ``filterHash`` takes ``in`` with a comma-separated list, as one source
+  documents (§5: the simulator accepts both sources' operators); ``"literal"`` reads the list
+  as one value (as ``=``), ``"refused"`` answers 400, the two ways a tenant may not know it.
 * ``ledger_invoice_key="Invoice"``: PSALedger's vendor-invoice key, seen as ``Invoice`` and
   ``InvoiceNumber`` (§3.C). A ``filterHash`` on the other one (or any column the ledger lacks)
   is refused as Vantagepoint refuses unknown fields, never answered with an empty list (§3.D).
@@ -52,6 +55,7 @@ VoucherNumbers = Literal["assigned", "entry_required"]
 BatchRead = Literal["header", "nested"]
 VendorAccountingRows = Literal["with_firm", "on_insert"]
 PayTermsCheck = Literal["closed_set", "any"]
+InOperator = Literal["list", "literal", "refused"]
 
 
 class Credentials(BaseModel):
@@ -95,6 +99,7 @@ class SimOptions(BaseModel):
     post_status: Literal[200, 201] = 201
     default_page_size: int | None = None
     ledger_invoice_key: LedgerInvoiceKey = "Invoice"
+    in_operator: InOperator = "list"
     voucher_numbers: VoucherNumbers = "assigned"
     batch_read: BatchRead = "header"
     vendor_accounting: VendorAccountingRows = "with_firm"
@@ -114,6 +119,7 @@ class RuntimePatch(BaseModel):
     duplicate_batch: Literal["append", "reject"] | None = None
     autonumber: Literal["allow_override", "no_override"] | None = None
     ledger_invoice_key: LedgerInvoiceKey | None = None
+    in_operator: InOperator | None = None
     voucher_numbers: VoucherNumbers | None = None
     batch_read: BatchRead | None = None
     vendor_accounting: VendorAccountingRows | None = None

@@ -18,6 +18,7 @@ from typing import Any
 
 from multidict import MultiMapping
 
+from simulators.deltek.options import InOperator
 from simulators.deltek.store import Record, SimError, no_such_field
 
 _FILTER_KEY = re.compile(r"^filterHash\[(\d+)\]\[(\w+)\]$")
@@ -43,7 +44,8 @@ class _Term:
     seq: int
 
 
-def parse_filter(query: MultiMapping[str]) -> list[_Term]:
+def parse_filter(query: MultiMapping[str], in_operator: InOperator = "list") -> list[_Term]:
+    """The ``filterHash`` terms; ``in_operator`` is how this tenant takes ``in`` (options)."""
     groups: dict[int, dict[str, str]] = defaultdict(dict)
     for key, value in query.items():
         match = _FILTER_KEY.match(key)
@@ -55,6 +57,10 @@ def parse_filter(query: MultiMapping[str]) -> list[_Term]:
             raise SimError(400, f"filterHash[{index}] has no name.")
         opp = parts.get("opp", "=").strip().lower()
         opp = _WORDS.get(opp, opp)
+        if opp == "in" and in_operator != "list":
+            if in_operator == "refused":
+                raise SimError(400, f"Invalid operator {parts.get('opp')}.")
+            opp = "="
         if opp not in _OPS and opp not in ("like", "in"):
             raise SimError(400, f"Invalid operator {parts.get('opp')}.")
         terms.append(

@@ -37,7 +37,7 @@ def _listing(
     request: web.Request, rows: list[Record], columns: frozenset[str] | None = None
 ) -> web.Response:
     state = _state(request)
-    kept = apply_filter(rows, parse_filter(request.query), columns)
+    kept = apply_filter(rows, parse_filter(request.query, state.options.in_operator), columns)
     return _reply(request, page(kept, request.query, state.options.default_page_size))
 
 

@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from shared.db.pool import Pool, create_pool
+from simulators.common.requests import REQUEST_LOG_KEY
 from tests.integration.poster.conftest import (
     active_vendor,
     coords_of,
@@ -48,3 +49,32 @@ async def test_many_jobs_at_once_share_a_small_pool_and_book_once_each(
     assert all(len(batch.masters) == 1 for batch in batches.values())
     states = await pool.fetch("SELECT state, count(*) FROM posting_ledger GROUP BY state")
     assert [(row["state"], row["count"]) for row in states] == [("posted", JOBS)]
+
+
+async def test_jobs_in_flight_share_ledger_reads_and_new_jobs_skip_the_batch_look_up(
+    sim, pool, topics, make_handler
+):
+    """Issue 11: a first attempt asks no batch look-up (the ledger knows the job is new), and
+    the PSALedger look-ups of jobs in flight go out together once the tenant proved ``in``."""
+    await sim.set_faults(latency_ms=50)
+    vendor = active_vendor(sim)
+    commands = [make_command(vendor, coupa_id=9100 + n) for n in range(JOBS)]
+    for command in commands:
+        await store_record(pool, command)
+    handler = make_handler()
+    await asyncio.wait_for(
+        asyncio.gather(*(handler(envelope_of(c), coords_of(topics)) for c in commands)), 60
+    )
+    assert len(our_batches(sim)) == JOBS
+    counts = sim.app[REQUEST_LOG_KEY].counts
+    batch_reads = sum(
+        n for call, n in counts.items() if call.startswith("GET /api/DataEntry/apControl")
+    )
+    ledger_reads = sum(n for call, n in counts.items() if "PSALedger" in call)
+    assert batch_reads == 0
+    # The proof of "in" (two reads), then far fewer reads than jobs.
+    assert ledger_reads <= 2 + JOBS // 2, counts
+    assert (
+        await pool.fetchval("SELECT value FROM tenant_facts WHERE fact = 'ledger_in_operator'")
+        == "yes"
+    )

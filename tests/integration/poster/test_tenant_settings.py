@@ -11,7 +11,7 @@ import pytest
 from services.cli.audit_cmd import story
 from shared.deltek.keys import batch_name, voucher_number
 from shared.kafka.consumer import TransientError
-from shared.messages import INVOICE_POSTED
+from shared.messages import INVOICE_POSTED, WRITE_FAILED
 from shared.tenant_facts import LEDGER_INVOICE_COLUMN
 from simulators.deltek.entry import VOUCHER_ENTRY_REFUSED
 from tests.integration.poster.conftest import active_vendor, make_command, our_batches, store_record
@@ -99,21 +99,52 @@ async def test_a_voucher_setting_the_tenant_disagrees_with_parks_with_its_words(
     assert reason == f"Deltek refused the voucher: {message}"
 
 
-async def test_an_entered_voucher_found_again_keeps_the_number_deltek_holds(
-    sim, pool, topics, kafka_bootstrap, make_handler
+async def test_an_entry_the_lost_ledger_did_not_know_is_caught_and_never_posted(
+    sim, pool, topics, kafka_bootstrap, make_handler, connections
 ):
-    """§3.C, §3.D: our ledger row lost, the look-up finds the batch (header only) and reads
-    the voucher from apMaster/{batch}; nothing is entered twice."""
+    """§3.C: our ledger row lost (a restored database), the job looks new, so its batch is not
+    looked up first; the tenant appends the second entry to the batch, the read-back sees two
+    vouchers, and the record is flagged with the batch left unposted: nothing booked twice."""
     command = make_command(active_vendor(sim))
     await store_record(pool, command)
     await handle(make_handler(), topics, command)
     await pool.execute("DELETE FROM posting_ledger")
-    writes = sim.faults.writes
+    connections.posting = connections.posting.model_copy(update={"post_batches": True})
     await handle(make_handler(), topics, command)
-    assert sim.faults.writes == writes
+
     (batch,) = our_batches(sim).values()
+    assert len(batch.masters) == 2
+    assert batch.control["Posted"] == "N"
+    _, flagged = await results(kafka_bootstrap, topics, 2)
+    assert flagged.schema_name == WRITE_FAILED
+    assert flagged.payload["kind"] == "flagged"
+    assert "holds 2 vouchers" in flagged.payload["reason"]
+    assert await pool.fetchval("SELECT state FROM posting_ledger") == "parked"
+
+    # The clerk deletes the extra voucher and replays: the batch is found and posted once.
+    batch.masters.pop()
+    await handle(make_handler(), topics, command)
+    assert batch.control["Posted"] == "Y"
+    assert await pool.fetchval("SELECT state FROM posting_ledger") == "posted"
+
+
+async def test_a_tenant_refusing_a_second_entry_of_a_batch_is_looked_up(
+    sim, pool, topics, kafka_bootstrap, make_handler
+):
+    """§3.C, §3.D: where Deltek refuses a second POST of an existing batch, the refusal is
+    looked up: the batch is ours, its voucher read from apMaster/{batch}, nothing parked."""
+    async with sim.http.post(f"{sim.url}/_admin/options", json={"duplicate_batch": "reject"}):
+        pass
+    command = make_command(active_vendor(sim))
+    await store_record(pool, command)
+    await handle(make_handler(), topics, command)
+    await pool.execute("DELETE FROM posting_ledger")
+    await handle(make_handler(), topics, command)
+
+    (batch,) = our_batches(sim).values()
+    assert len(batch.masters) == 1
     first, again = await results(kafka_bootstrap, topics, 2)
-    assert again.payload["outcome"] == "already_entered"
+    assert again.schema_name == INVOICE_POSTED
     assert first.payload["voucher"] == again.payload["voucher"] == batch.masters[0]["Voucher"]
 
 
