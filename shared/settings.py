@@ -67,6 +67,8 @@ class MapperTuning(BaseModel):
     resume_batch: int = Field(default=500, ge=1)
     # The backstop for a map or cache row changed by hand without NOTIFY; 0 reloads every time.
     reference_ttl_seconds: float = Field(default=5.0, ge=0)
+    # How often the record and dead-letter gauges are counted (shared/service/state_gauges.py).
+    state_gauges_seconds: float = Field(default=15.0, gt=0)
 
 
 class PosterTuning(BaseModel):

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from aiohttp import web
-from prometheus_client import Counter
+from prometheus_client import Counter, Gauge
 
 from services.ingest.callouts import CalloutRoutes
 from services.ingest.directory import CalloutDirectory, CoupaConnections
@@ -60,6 +60,12 @@ def create_app(
         max_body_bytes=settings.max_body_bytes,
     ).add_to(app)
 
+    last_poll = Gauge(
+        "connector_last_successful_poll_timestamp_seconds",
+        "When this replica last read every Coupa feed of the connection to its end",
+        ["connection"],
+        registry=app[METRICS].registry,
+    )
     tuning = settings.ingest
 
     def make_drain(app: web.Application) -> InboxDrain:
@@ -80,6 +86,7 @@ def create_app(
             app[POOL],
             app[CONNECTIONS],
             on_accepted=drains.wake,
+            on_polled=lambda name: last_poll.labels(name).set_to_current_time(),
             overlap=timedelta(seconds=tuning.poll_overlap_seconds),
             head_margin=timedelta(seconds=tuning.poll_head_margin_seconds),
             first_lookback=timedelta(days=tuning.first_poll_lookback_days),

@@ -23,6 +23,7 @@ from aiokafka.errors import KafkaError
 from services.ingest.directory import CoupaConnections
 from services.ingest.inbox import Pending, claim_pending, mark_failed, mark_published, park
 from services.ingest.po_cache import resolve
+from shared.call_context import bound
 from shared.coupa.orders import cited_order_lines, cited_po_numbers
 from shared.db.pool import Connection, Pool
 from shared.http.errors import HttpError
@@ -73,10 +74,11 @@ class BatchOrders:
             return []
         found = self._found.get(item.connection)
         if found is None:
-            client = await self._directory.coupa(item.connection)
-            found = await resolve(
-                self._conn, client, item.connection, self._cited[item.connection], self._max_age
-            )
+            with bound(connection=item.connection):
+                client = await self._directory.coupa(item.connection)
+                found = await resolve(
+                    self._conn, client, item.connection, self._cited[item.connection], self._max_age
+                )
             self._found[item.connection] = found
         return [found[number] for number in numbers if number in found]
 

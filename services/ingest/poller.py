@@ -37,6 +37,7 @@ from typing import Any, Protocol
 from services.ingest import po_cache
 from services.ingest.directory import CoupaConnections
 from services.ingest.inbox import Kind, accept_many, held_versions
+from shared.call_context import bound
 from shared.coupa.client import CoupaClient
 from shared.coupa.paging import Listed
 from shared.db.pool import Connection, Pool
@@ -183,7 +184,8 @@ def plan_walks(started: datetime, position: Position, reach: Reach) -> tuple[lis
 
 
 class Poller:
-    """Polls every connection on its interval; ``on_accepted`` is called when anything is new."""
+    """Polls every connection on its interval; ``on_accepted`` is called when anything is new,
+    ``on_polled(name)`` when this replica has read every feed of ``name`` to its end."""
 
     def __init__(
         self,
@@ -191,6 +193,7 @@ class Poller:
         directory: CoupaConnections,
         *,
         on_accepted: Callable[[], None],
+        on_polled: Callable[[str], None] = lambda name: None,
         overlap: timedelta = timedelta(minutes=5),
         head_margin: timedelta = timedelta(seconds=10),
         first_lookback: timedelta = timedelta(days=30),
@@ -199,6 +202,7 @@ class Poller:
         self._pool = pool
         self._directory = directory
         self._on_accepted = on_accepted
+        self._on_polled = on_polled
         self._reach = Reach(overlap, head_margin, first_lookback)
         self._clock = clock
         self._next_due: dict[str, float] = {}
@@ -225,7 +229,8 @@ class Poller:
         interval = await self._directory.poll_interval(name)
         self._next_due[name] = time.monotonic() + interval
         try:
-            accepted = await self.poll(name)
+            with bound(connection=name):
+                accepted = await self.poll(name)
         except _POLL_FAILURES as exc:
             log.warning(
                 "poll failed; cursor unchanged", extra={"connection": name, "error": str(exc)}
@@ -249,6 +254,7 @@ class Poller:
                 taken = 0
                 for feed in FEEDS:
                     taken += await self._poll_feed(conn, name, feed)
+                self._on_polled(name)
                 return taken
             finally:
                 # A broken connection took its session's lock with it: nothing left to release.

@@ -3,7 +3,8 @@
 One consumer stores every invoice and supplier event as a record and settles invoices (map,
 park, supersede or flag) against each connection's reference snapshot held in memory; a resume
 loop listens on ``connector_mappings``, marks snapshots stale when maps or the Deltek reference
-cache change, re-settles parked invoices then, and sweeps periodically.
+cache change, re-settles parked invoices then, and sweeps periodically. A third loop counts the
+record and dead-letter gauges (``shared/service/state_gauges.py``).
 """
 
 from __future__ import annotations
@@ -27,11 +28,13 @@ from shared.service.app import (
     base_app,
 )
 from shared.service.consuming import add_consumer, topics_of
+from shared.service.state_gauges import DeadLetterOffsets, StateGaugeLoop, StateGauges
 from shared.settings import Settings
 
 SERVICE = "mapper"
 MAPPER_METRICS = web.AppKey("mapper_metrics", MapperMetrics)
 SNAPSHOTS = web.AppKey("reference_snapshots", ReferenceSnapshots)
+STATE_GAUGES = web.AppKey("state_gauges", StateGauges)
 
 
 def mapper_deps(app: web.Application) -> MapperDeps:
@@ -47,9 +50,19 @@ def mapper_deps(app: web.Application) -> MapperDeps:
     )
 
 
+def state_gauge_loop(app: web.Application) -> StateGaugeLoop:
+    return StateGaugeLoop(
+        app[POOL],
+        app[STATE_GAUGES],
+        DeadLetterOffsets(app[ENDPOINTS].kafka_bootstrap, topics_of(app).main()),
+        interval_seconds=app[SETTINGS].mapper.state_gauges_seconds,
+    )
+
+
 def create_app(settings: Settings, endpoints: Endpoints) -> web.Application:
     app = base_app(SERVICE, settings, endpoints)
     app[MAPPER_METRICS] = MapperMetrics(app[METRICS].registry)
+    app[STATE_GAUGES] = StateGauges(app[METRICS].registry)
     # One set for the consumer's handlers and the resume loop, whose feed keeps it current.
     app[SNAPSHOTS] = ReferenceSnapshots(ttl_seconds=settings.mapper.reference_ttl_seconds)
     add_consumer(
@@ -67,4 +80,5 @@ def create_app(settings: Settings, endpoints: Endpoints) -> web.Application:
             batch=app[SETTINGS].mapper.resume_batch,
         ),
     )
+    add_background_loop(app, state_gauge_loop)
     return app

@@ -46,6 +46,7 @@ from services.poster.jobs import SERVICE, Job, Outcome, PosterDeps, claim_job, h
 from services.poster.report import Reporter
 from services.poster.vendors import VendorSync
 from services.poster.voucher import VoucherError, batch_description, build_batch
+from shared.call_context import for_message
 from shared.deltek import DeltekClient
 from shared.http import Backoff, FatalError
 from shared.kafka.consumer import TransientError
@@ -98,6 +99,11 @@ class PostHandler:
         return by_setting[fixed]
 
     async def __call__(self, envelope: Envelope, coords: Coordinates) -> None:
+        """Every Deltek call made for the message is measured and logged with its record."""
+        with for_message(envelope):
+            await self._dispatch(envelope, coords)
+
+    async def _dispatch(self, envelope: Envelope, coords: Coordinates) -> None:
         if envelope.schema_name == UPSERT_VENDOR:
             await self.vendors(envelope, coords)
             return

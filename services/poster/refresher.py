@@ -13,6 +13,7 @@ import logging
 
 from services.poster.jobs import DeltekConnections
 from services.poster.metrics import PosterMetrics
+from shared.call_context import bound
 from shared.db.pool import Pool
 from shared.reference.cache import Kind, due_kinds
 from shared.reference.refresh import refresh
@@ -66,8 +67,9 @@ class ReferenceRefresher:
                 kinds = await due_kinds(self._pool, name, self._interval)
                 if not kinds:
                     continue
-                client = await self._connections.client_for(name)
-                done[name] = await refresh(self._pool, client, name, kinds)
+                with bound(connection=name):
+                    client = await self._connections.client_for(name)
+                    done[name] = await refresh(self._pool, client, name, kinds)
             except Exception:
                 self._metrics.reference_failures.labels(name).inc()
                 log.exception("reference refresh failed", extra={"connection": name})

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import aiohttp
 import orjson
 
+from shared.coupa.calls import CALLS
 from shared.coupa.config import CoupaClientConfig
 from shared.coupa.errors import CoupaAuthError
 from shared.http.answers import read_answer
@@ -108,9 +109,13 @@ class TokenProvider:
         try:
             # No redirect is followed (shared.http.answers): a 307/308 would resend the form,
             # client secret included, to wherever it points.
-            async with self._session.post(
-                url, data=form, headers={"Accept": "application/json"}, allow_redirects=False
-            ) as response:
+            async with (
+                CALLS.measure("POST", url) as call,
+                self._session.post(
+                    url, data=form, headers={"Accept": "application/json"}, allow_redirects=False
+                ) as response,
+            ):
+                call.status = response.status
                 body = await read_answer(response, config.max_token_response_bytes)
                 status, retry_after = response.status, response.headers.get("Retry-After")
         except (aiohttp.ClientError, TimeoutError) as exc:

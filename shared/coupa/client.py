@@ -16,6 +16,7 @@ import aiohttp
 import orjson
 
 from shared.coupa.auth import TokenProvider
+from shared.coupa.calls import CALLS
 from shared.coupa.config import CoupaClientConfig
 from shared.coupa.errors import CoupaAuthError, CoupaNotFoundError, CoupaPermissionError
 from shared.coupa.models import CoupaInvoice, CoupaPurchaseOrder, CoupaSupplier
@@ -72,15 +73,19 @@ class CoupaClient(SessionOwner):
         """One logical attempt: a request, plus one re-mint-and-resend if the token was refused."""
         await self._bucket.acquire()
         token = await self.tokens.token()
+        url = f"{self._base}{path}"
         try:
-            async with self._session.request(
-                method,
-                f"{self._base}{path}",
-                params=params,
-                headers=self._headers(token, method),
-                allow_redirects=False,
-            ) as response:
-                status = response.status
+            async with (
+                CALLS.measure(method, url) as call,
+                self._session.request(
+                    method,
+                    url,
+                    params=params,
+                    headers=self._headers(token, method),
+                    allow_redirects=False,
+                ) as response,
+            ):
+                status = call.status = response.status
                 body = await read_answer(response, self.config.max_response_bytes)
                 retry_after = response.headers.get("Retry-After")
                 content_type = response.content_type

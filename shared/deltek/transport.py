@@ -7,23 +7,50 @@ failure of a write (reset, timeout, closed socket) may hide a committed change, 
 No redirect is followed and no answer is read past a bound (``shared.http.answers``); both are
 fatal, except an oversize answer to a write Deltek accepted: that write is done but what it made
 is unread, so it too becomes ``OutcomeUnknownError`` and is looked up.
+
+Every call is measured by endpoint template and outcome, and every write logged once with the
+job it was for (``shared.api_calls``, ``shared.call_context``).
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import aiohttp
 from yarl import URL
 
+from shared.api_calls import ApiCalls, Routes
 from shared.deltek.errors import OutcomeUnknownError
 from shared.http import ResponseTooLargeError, RetriableError, TokenBucket, parse_retry_after
 from shared.http.adaptive import AdaptiveLimit
 from shared.http.answers import read_answer
 
-log = logging.getLogger(__name__)
+# Every path the client calls (``shared/deltek/client.py``, ``auth.py``), under ``/api`` or
+# ``/vision``; literal ones before the placeholder ones they would also match.
+ROUTES = Routes(
+    [
+        "/token",
+        "/firm",
+        "/firm/VendorAccountingInfo",
+        "/firm/{client}",
+        "/firm/{client}/address",
+        "/firm/{client}/vendorAccountingInfo",
+        "/Accounts",
+        "/project",
+        "/project/{wbs1}",
+        "/Settings/Period",
+        "/BankCode/CFGBANKS",
+        "/DataEntry/apControl",
+        "/DataEntry/apControl/{batch}",
+        "/DataEntry/apMaster/{batch}",
+        "/DataEntry/apDetail/{batch}",
+        "/DataEntry/PostTransFile",
+        "/PSALedger/AP",
+    ],
+    auth_path="/token",
+)
+CALLS = ApiCalls("deltek", ROUTES, log_writes=True)
 
 
 @dataclass(frozen=True)
@@ -77,6 +104,7 @@ class Transport:
         try:
             async with (
                 self.concurrency.call() as call,
+                CALLS.measure(method, url) as measured,
                 self._session.request(
                     method,
                     url,
@@ -87,6 +115,7 @@ class Transport:
                     allow_redirects=False,
                 ) as response,
             ):
+                measured.status = response.status
                 body = await read_answer(response, max_bytes or self._max_bytes)
                 call.status = response.status
                 retry_after = parse_retry_after(response.headers.get("Retry-After"))
@@ -102,7 +131,6 @@ class Transport:
             if not safe:
                 raise OutcomeUnknownError(method, _path(url), cause) from exc
             raise RetriableError(cause) from exc
-        log.debug("deltek %s %s -> %s", method, _path(url), response.status)
         return Answer(response.status, body, retry_after)
 
 

@@ -4,9 +4,15 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
 
+from shared.api_calls import COLLECTORS as API_CALL_COLLECTORS
+
 
 class ServiceMetrics:
-    """The metrics every service exposes; services add their own on ``registry``."""
+    """The metrics every service exposes; services add their own on ``registry``.
+
+    The Coupa and Deltek call metrics are the process's own (``shared.api_calls``), registered
+    here so that whichever service makes such calls exports them.
+    """
 
     def __init__(self, service: str) -> None:
         self.service = service
@@ -49,3 +55,5 @@ class ServiceMetrics:
             ["topic", "partition"],
             registry=self.registry,
         )
+        for collector in API_CALL_COLLECTORS:
+            self.registry.register(collector)
