@@ -1,0 +1,1 @@
+"""The console's pages: each module adds its routes with ``add_routes(router)``."""

@@ -1,0 +1,160 @@
+"""The exception queue: parked invoices grouped by what they wait for, and what may fix each.
+
+A parked record's ``waiting_for`` (written by the mapper) lists what must appear for it to go on
+by itself: a map of a Coupa supplier, GL segment or project code. Records waiting for the same
+thing form one group, fixed at once by one map. Parked records that wait for nothing a map can
+give (a person must decide) are grouped by their reason instead.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from shared.db.pool import Connection
+from shared.reference.cache import load_reference
+
+# What a waiting kind is fixed with: the kind of map that resolves it (an inactive vendor is
+# fixed by mapping the supplier to an active one).
+MAP_KIND_FOR = {
+    "supplier": "supplier",
+    "inactive_vendor": "supplier",
+    "account": "account",
+    "project": "project",
+}
+_WANTS = {
+    "supplier": "a Deltek vendor",
+    "inactive_vendor": "an active Deltek vendor",
+    "account": "a Deltek GL account",
+    "project": "an open, chargeable Deltek project",
+    "pay_terms": "Deltek pay terms",
+}
+# The newest version of each parked record (parked versions are few: their own index).
+_PARKED = """parked AS (
+    SELECT r.id, r.record_key, r.connection, r.waiting_for, r.parked_reason, r.updated_at
+      FROM records r
+     WHERE r.state = 'parked'
+       AND NOT EXISTS (SELECT 1 FROM records n
+                        WHERE n.record_key = r.record_key AND n.id > r.id))"""
+
+
+@dataclass(frozen=True)
+class Group:
+    connection: str
+    kind: str
+    coupa_value: str
+    label: str
+    count: int
+    since: datetime
+    record_keys: list[str]
+
+    @property
+    def map_kind(self) -> str | None:
+        """The map that fixes this group, or None where a map cannot (a connection setting,
+        pay terms): the label ``mapping.<setting>`` names a connection setting, not Coupa data."""
+        return None if self.label.startswith("mapping.") else MAP_KIND_FOR.get(self.kind)
+
+    @property
+    def sentence(self) -> str:
+        """ "12 invoices wait for a Deltek vendor for Coupa supplier V-00217 (Acme)"."""
+        noun = "invoice waits" if self.count == 1 else "invoices wait"
+        what = self.label or f"Coupa {self.kind.replace('_', ' ')} {self.coupa_value}"
+        if self.label.startswith("mapping."):
+            what = f"the connection's {self.label} ({self.coupa_value})"
+        wants = _WANTS.get(self.kind, self.kind)
+        return f"{self.count} {noun} for {wants} for {what}"
+
+
+@dataclass(frozen=True)
+class ReasonGroup:
+    connection: str
+    reason: str
+    count: int
+    record_keys: list[str]
+
+
+async def waiting_groups(conn: Connection) -> list[Group]:
+    rows = await conn.fetch(
+        f"""WITH {_PARKED}
+            SELECT connection, w->>'kind' AS kind, w->>'coupa_value' AS coupa_value,
+                   coalesce(max(w->>'label'), '') AS label, count(*) AS n,
+                   min(updated_at) AS since,
+                   array_agg(record_key ORDER BY updated_at, record_key) AS keys
+              FROM parked, jsonb_array_elements(coalesce(waiting_for, '[]')) AS w
+             GROUP BY 1, 2, 3
+             ORDER BY n DESC, since, connection, kind, coupa_value"""  # noqa: S608 - only constant SQL is put in
+    )
+    return [
+        Group(
+            r["connection"],
+            r["kind"],
+            r["coupa_value"],
+            r["label"],
+            r["n"],
+            r["since"],
+            list(r["keys"]),
+        )
+        for r in rows
+    ]
+
+
+async def reason_groups(conn: Connection) -> list[ReasonGroup]:
+    rows = await conn.fetch(
+        f"""WITH {_PARKED}
+            SELECT connection, coalesce(parked_reason, '') AS reason, count(*) AS n,
+                   array_agg(record_key ORDER BY updated_at, record_key) AS keys
+              FROM parked
+             WHERE jsonb_array_length(coalesce(waiting_for, '[]')) = 0
+             GROUP BY 1, 2 ORDER BY n DESC, connection, reason"""  # noqa: S608 - only constant SQL is put in
+    )
+    return [ReasonGroup(r["connection"], r["reason"], r["n"], list(r["keys"])) for r in rows]
+
+
+async def waiting_for(
+    conn: Connection, connection: str, kind: str, coupa_value: str
+) -> list[tuple[int, str]]:
+    """The parked records (id, key) that wait for ``kind`` ``coupa_value`` of ``connection``."""
+    rows = await conn.fetch(
+        f"""WITH {_PARKED}
+            SELECT id, record_key FROM parked
+             WHERE connection = $1
+               AND waiting_for @> jsonb_build_array(
+                     jsonb_build_object('kind', $2::text, 'coupa_value', $3::text))
+             ORDER BY updated_at, record_key""",  # noqa: S608 - only constant SQL is put in
+        connection,
+        kind,
+        coupa_value,
+    )
+    return [(row["id"], row["record_key"]) for row in rows]
+
+
+@dataclass(frozen=True)
+class Choice:
+    """One Deltek value a map may point at, with words to recognise it by."""
+
+    value: str
+    words: str
+
+
+async def choices(conn: Connection, connection: str, map_kind: str) -> list[Choice]:
+    """What a map of ``map_kind`` may point at: the usable rows of the reference cache.
+
+    The same view the mapper resolves against (``load_reference``), so what is offered here is
+    what resolves: active vendors with a vendor number, active accounts, active projects.
+    """
+    ref = await load_reference(conn, connection)
+    if map_kind == "supplier":
+        found = [
+            Choice(v.vendor, v.name)
+            for v in ref.vendors_by_client.values()
+            if v.active and v.vendor
+        ]
+    elif map_kind == "account":
+        found = [Choice(a.account, a.name) for a in ref.accounts.values() if a.status == "A"]
+    else:
+        found = [
+            Choice(p.wbs1, p.name)
+            for key, p in ref.projects.items()
+            if key[1:] == ("", "") and p.status == "A"
+        ]
+    return sorted(found, key=lambda c: c.value)

@@ -1,0 +1,92 @@
+"""Per connection: how many records are in each state, what waits longest, and how the
+connection looks as far as the database knows (its polls, its inbox, its reference cache)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from services.console.read import LATEST
+from shared.connections.store import list_connections
+from shared.db.pool import Connection
+
+
+@dataclass
+class ConnectionOverview:
+    name: str
+    mode: str = "unknown"
+    states: dict[str, int] = field(default_factory=dict)
+    posted_today: int = 0
+    oldest_parked_key: str | None = None
+    oldest_parked_since: datetime | None = None
+    last_poll: datetime | None = None
+    inbox_waiting: int = 0
+    inbox_oldest: datetime | None = None
+    inbox_error: str | None = None
+    failed_key: str | None = None
+    failed_error: str | None = None
+    reference_refreshed: datetime | None = None
+
+    @property
+    def total(self) -> int:
+        return sum(self.states.values())
+
+
+async def overview(conn: Connection) -> list[ConnectionOverview]:
+    """Every stored connection, and any connection records still name, by name."""
+    found: dict[str, ConnectionOverview] = {}
+
+    def of(name: str) -> ConnectionOverview:
+        return found.setdefault(name, ConnectionOverview(name))
+
+    for stored in await list_connections(conn):
+        of(stored.name).mode = stored.settings.mode
+    for row in await conn.fetch(
+        f"""WITH {LATEST}
+            SELECT connection, state, count(*) AS n,
+                   count(*) FILTER (WHERE state = 'posted'
+                                      AND updated_at >= date_trunc('day', now(), 'UTC')) AS today
+              FROM latest GROUP BY connection, state"""  # noqa: S608 - only constant SQL is put in
+    ):
+        item = of(row["connection"])
+        item.states[row["state"]] = row["n"]
+        item.posted_today += row["today"]
+    for row in await conn.fetch(
+        f"""WITH {LATEST}
+            SELECT DISTINCT ON (connection) connection, record_key, updated_at
+              FROM latest WHERE state = 'parked' ORDER BY connection, updated_at"""  # noqa: S608 - only constant SQL is put in
+    ):
+        item = of(row["connection"])
+        item.oldest_parked_key, item.oldest_parked_since = row["record_key"], row["updated_at"]
+    for row in await conn.fetch(
+        f"""WITH {LATEST}
+            SELECT DISTINCT ON (connection) connection, record_key, last_error
+              FROM latest WHERE state = 'failed' ORDER BY connection, updated_at DESC"""  # noqa: S608 - only constant SQL is put in
+    ):
+        item = of(row["connection"])
+        item.failed_key, item.failed_error = row["record_key"], row["last_error"]
+    # The poll moves its cursor only when it found changes: a quiet poll leaves no trace here.
+    for row in await conn.fetch(
+        "SELECT connection, max(updated_at) AS at FROM poll_cursors GROUP BY connection"
+    ):
+        of(row["connection"]).last_poll = row["at"]
+    for row in await conn.fetch(
+        """SELECT connection, count(*) AS n, min(received_at) AS oldest,
+                  (array_agg(last_error ORDER BY id DESC)
+                     FILTER (WHERE last_error IS NOT NULL))[1] AS error
+             FROM coupa_inbox WHERE published_at IS NULL AND parked_at IS NULL
+            GROUP BY connection"""
+    ):
+        item = of(row["connection"])
+        item.inbox_waiting, item.inbox_oldest, item.inbox_error = (
+            row["n"],
+            row["oldest"],
+            row["error"],
+        )
+    for row in await conn.fetch(
+        "SELECT connection, min(refreshed_at) AS at FROM reference_refreshes GROUP BY connection"
+    ):
+        of(row["connection"]).reference_refreshed = row["at"]
+    for item in found.values():
+        item.states = dict(sorted(item.states.items()))
+    return [found[name] for name in sorted(found)]
