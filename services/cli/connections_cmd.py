@@ -18,6 +18,7 @@ import asyncpg
 import yaml
 
 from services.cli.db_cmd import database
+from services.cli.dev_key import key_ring
 from shared.connections.diagnose import diagnose
 from shared.connections.file import ConnectionFileError, load_connections
 from shared.connections.findings import Finding
@@ -31,7 +32,7 @@ from shared.connections.store import (
     load_connection,
 )
 from shared.logs import configure_logging, redact
-from shared.secrets import KeyRing, SecretsError
+from shared.secrets import SecretsError
 from shared.settings import Settings
 
 Action = Callable[[argparse.Namespace, Settings], Coroutine[Any, Any, int]]
@@ -67,6 +68,8 @@ def run_guarded(command: str, work: Coroutine[Any, Any, int]) -> int:
         say(f"connector {command}: {exc}", err=True)
     except asyncpg.UndefinedTableError:
         say(f"connector {command}: the schema is not there yet; run `connector migrate`", err=True)
+    except BrokenPipeError:
+        raise  # the reader of stdout went away: ``main`` ends quietly, it is no database error
     except OSError as exc:
         say(f"connector {command}: cannot reach the database: {exc}", err=True)
     return 2
@@ -78,7 +81,7 @@ def say(text: str, *, err: bool = False) -> None:
 
 async def apply(args: argparse.Namespace, settings: Settings) -> int:
     connections = load_connections(args.file, os.environ)
-    ring = KeyRing.from_settings(settings)
+    ring = key_ring(settings, "connections apply")
     async with database(settings, "connections apply") as db:
         outcome = await apply_connections(db, ring, connections, prune=args.prune)
     report_apply(outcome, ring.current.key_id)
@@ -98,7 +101,7 @@ def report_apply(outcome: ApplyOutcome, key_id: str) -> None:
 
 
 async def test(args: argparse.Namespace, settings: Settings) -> int:
-    ring = KeyRing.from_settings(settings)
+    ring = key_ring(settings, "connections test")
     async with database(settings, "connections test") as db:
         connection = await load_connection(db, ring, args.name)
         coupa, deltek = connection.settings.coupa, connection.settings.deltek

@@ -13,9 +13,10 @@ import sys
 
 from services.cli.connections_cmd import run_guarded, say
 from services.cli.db_cmd import database
+from services.cli.dev_key import key_ring
 from shared.connections.rotation import rotate_keys
 from shared.logs import configure_logging
-from shared.secrets import KeyRing, MasterKey, generate_callout_secret, generate_key
+from shared.secrets import MasterKey, generate_callout_secret, generate_key
 from shared.settings import Settings
 
 
@@ -58,7 +59,7 @@ def callout_secret() -> int:
 
 
 async def rotate(settings: Settings) -> int:
-    ring = KeyRing.from_settings(settings)
+    ring = key_ring(settings, "keys rotate")
     async with database(settings, "keys rotate") as db:
         done = await rotate_keys(db, ring)
     for name, fields in done.resealed.items():

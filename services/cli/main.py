@@ -7,15 +7,19 @@ import asyncio
 import importlib
 import importlib.util
 import logging
+import os
+import signal
 import sys
 from collections.abc import Callable
 from typing import Protocol, cast
 
 from aiohttp import web
+from aiokafka.errors import KafkaConnectionError
 
 from services.cli import (
     audit_cmd,
     connections_cmd,
+    console_cmd,
     keys_cmd,
     mappings_cmd,
     migrate_cmd,
@@ -24,10 +28,11 @@ from services.cli import (
     replay_cmd,
     vendors_cmd,
 )
+from services.cli.dev_key import with_dev_key
 from shared.endpoints import Endpoints, StackNotFoundError, resolve_endpoints
 from shared.kafka.topics import ensure_pipeline_topics
 from shared.logs import configure_logging
-from shared.service.app import run_service
+from shared.service.app import StartupError, broker_unreachable, run_service
 from shared.service.task_dump import dump_tasks_on_sigusr1
 from shared.settings import Settings
 
@@ -57,6 +62,8 @@ SIMULATORS = (("coupa", "simulators.coupa.cli"), ("deltek", "simulators.deltek.c
 
 # Default HTTP port of each service when neither --port nor CONNECTOR_HTTP_PORT says otherwise.
 SERVICE_PORTS = {"ingest": 8081, "mapper": 8082, "poster": 8083}
+# How a command ends when whoever read its output stopped reading (see ``_reader_gone``).
+SIGPIPE_EXIT = 128 + signal.SIGPIPE
 
 
 def _optional(module: str) -> CommandModule | None:
@@ -83,17 +90,32 @@ def _run_service(args: argparse.Namespace) -> int:
     except StackNotFoundError as exc:
         print(f"connector {args.command}: {exc}", file=sys.stderr)
         return 2
+    # Started by hand beside `connector dev`: its key too, as the supervisor gives its services.
+    settings = with_dev_key(settings, args.command)
     logging.getLogger(__name__).info(
         "starting", extra={"port": settings.http_port, "kafka": endpoints.kafka_bootstrap}
     )
     app = _factory(args.command)(settings, endpoints)
     dump_tasks_on_sigusr1(app)
-    return run_service(app)
+    try:
+        return run_service(app)
+    except StartupError as exc:
+        print(f"connector {args.command}: {exc}", file=sys.stderr)
+        return 2
 
 
 async def topics_cmd() -> int:
     settings = Settings()
-    created = await ensure_pipeline_topics(settings, resolve_endpoints(settings).kafka_bootstrap)
+    try:
+        bootstrap = resolve_endpoints(settings).kafka_bootstrap
+    except StackNotFoundError as exc:
+        print(f"connector topics: {exc}", file=sys.stderr)
+        return 2
+    try:
+        created = await ensure_pipeline_topics(settings, bootstrap)
+    except KafkaConnectionError:
+        print(f"connector topics: {broker_unreachable(bootstrap)}", file=sys.stderr)
+        return 2
     print(f"topics created: {', '.join(created)}" if created else "all topics exist")
     return 0
 
@@ -112,6 +134,7 @@ def build_parser() -> argparse.ArgumentParser:
             _add_command(sub, name, harness, text)
     commands: tuple[tuple[str, CommandModule, str], ...] = (
         ("audit", audit_cmd, "print a record's whole story"),
+        ("console", console_cmd, "the operator console (web pages), and its users"),
         ("replay", replay_cmd, "re-run records by key, time range or state"),
         ("connections", connections_cmd, "store (apply), check (test), list and show connections"),
         ("keys", keys_cmd, "master keys (generate, rotate) and Call Out secrets (callout-secret)"),
@@ -154,9 +177,31 @@ def _add_command(
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    code: int = args.func(args)
+    try:
+        try:
+            args = build_parser().parse_args(argv)
+            code: int = args.func(args)
+        finally:
+            # Flushed here, not at exit (``--help`` exits through SystemExit), so a reader
+            # gone early shows up below and not as an error the interpreter prints on its way.
+            sys.stdout.flush()
+    except BrokenPipeError:
+        return _reader_gone()
     return code
+
+
+def _reader_gone() -> int:
+    """``connector ... | head`` ends quietly once ``head`` has read enough.
+
+    What is still buffered can go nowhere: stdout is pointed at /dev/null so that the
+    interpreter's last flush finds nothing to complain about. The exit code is 141 (128 +
+    SIGPIPE), what ``yes | head`` leaves too: a shell ignores it unless ``pipefail`` is set,
+    and a script that sets it learns that not all the output was read, as with any other tool.
+    """
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    return SIGPIPE_EXIT
 
 
 if __name__ == "__main__":

@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import sys
+
 import asyncpg
 
 from shared.db.migrate import migrate
 from shared.embedded.postgres import EmbeddedPostgres
 from shared.endpoints import DEFAULT_POSTGRES_PORT, pgdata_dir, resolve_database_url
 from shared.logs import configure_logging
+from shared.service.app import DATABASE_UNREACHABLE, StartupError, database_unreachable
 from shared.settings import Settings
 
 
 async def apply(url: str) -> list[str]:
-    conn = await asyncpg.connect(url)
+    try:
+        conn = await asyncpg.connect(url)
+    except DATABASE_UNREACHABLE as exc:
+        raise database_unreachable(url, exc) from exc
     try:
         return await migrate(conn)
     finally:
@@ -30,6 +36,9 @@ async def run() -> int:
         url = embedded.start()
     try:
         applied = await apply(url)
+    except StartupError as exc:
+        print(f"connector migrate: {exc}", file=sys.stderr)
+        return 2
     finally:
         if embedded is not None:
             embedded.stop()

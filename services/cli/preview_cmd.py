@@ -5,22 +5,18 @@ write. The preview reads both systems (token requests and GETs only), judges eve
 invoice and supplier the way the pipeline would (``preview/plan.py``), writes CSV files and one
 HTML page for people (``preview/report.py``), and ends its output with exactly one line:
 ``preview: I invoices would post, P would park, A already in Deltek; V vendors would be
-created, U updated``. Progress goes to stderr, so that line is the last one on stdout.
+created, U updated``. Progress is drawn on stderr, and only on a terminal (``progress.py``).
 """
 
 from __future__ import annotations
 
 import argparse
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from rich.console import Console
-from rich.progress import Progress, SpinnerColumn, TextColumn
-
 from services.cli.connections_cmd import run_guarded, say
 from services.cli.db_cmd import database
+from services.cli.dev_key import key_ring
 from services.cli.preview.plan import (
     Plan,
     plan_invoices,
@@ -28,17 +24,14 @@ from services.cli.preview.plan import (
     read_reference,
     read_suppliers,
 )
-from services.cli.preview.plan import (
-    Progress as Tell,
-)
 from services.cli.preview.report import write_report
+from services.cli.progress import Step, add_quiet_flag, progress
 from shared.connections.store import load_connection
 from shared.coupa import CoupaClient
 from shared.deltek import DeltekClient
 from shared.http import HttpError
 from shared.logs import configure_logging
 from shared.mappings import load_mappings
-from shared.secrets import KeyRing
 from shared.settings import Settings
 from shared.tenant_facts import LedgerInvoices
 
@@ -62,6 +55,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--out", type=Path, default=None, help="folder for the reports (default ./preview-NAME)"
     )
+    add_quiet_flag(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -70,24 +64,8 @@ def run(args: argparse.Namespace) -> int:
     return run_guarded("preview", preview(args, settings))
 
 
-@contextmanager
-def _progress() -> Iterator[Tell]:
-    """A live count of what was read, on stderr (plain lines where stderr is no terminal)."""
-    console = Console(stderr=True)
-    with Progress(
-        SpinnerColumn(), TextColumn("{task.description}"), console=console, transient=True
-    ) as bar:
-        tasks = {
-            kind: bar.add_task(f"reading Coupa {kind}", total=None)
-            for kind in ("suppliers", "invoices")
-        }
-
-        def tell(kind: str, n: int) -> None:
-            bar.advance(tasks[kind], n)
-            done = int(bar.tasks[tasks[kind]].completed)
-            bar.update(tasks[kind], description=f"reading Coupa {kind}: {done}")
-
-        yield tell
+# What the preview counts as it reads (the names ``plan.py`` tells them by).
+STEPS = [Step(kind, f"reading Coupa {kind}") for kind in ("suppliers", "invoices")]
 
 
 async def preview(args: argparse.Namespace, settings: Settings) -> int:
@@ -95,7 +73,7 @@ async def preview(args: argparse.Namespace, settings: Settings) -> int:
         days=settings.ingest.first_poll_lookback_days
     )
     out: Path = args.out or Path(f"preview-{args.name}")
-    ring = KeyRing.from_settings(settings)
+    ring = key_ring(settings, "preview")
     plan = Plan()
     async with database(settings, "preview") as db:
         connection = await load_connection(db, ring, args.name)
@@ -110,7 +88,7 @@ async def preview(args: argparse.Namespace, settings: Settings) -> int:
                 ledger = LedgerInvoices(
                     db, deltek, args.name, fixed=pipeline.deltek.ledger_invoice_column
                 )
-                with _progress() as tell:
+                with progress(STEPS, quiet=args.quiet) as tell:
                     ref = await read_reference(deltek, maps)
                     suppliers = await read_suppliers(coupa, tell)
                     if pipeline.mapping.create_vendors:

@@ -11,6 +11,7 @@ import argparse
 
 from services.cli.connections_cmd import run_guarded, say
 from services.cli.db_cmd import database
+from services.cli.dev_key import key_ring
 from shared.connections.store import load_connection
 from shared.db.pool import create_pool
 from shared.deltek import DeltekClient
@@ -19,7 +20,6 @@ from shared.http import HttpError
 from shared.logs import configure_logging
 from shared.reference.cache import KINDS
 from shared.reference.refresh import refresh
-from shared.secrets import KeyRing
 from shared.settings import Settings
 
 
@@ -38,7 +38,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 async def refresh_now(name: str, settings: Settings) -> int:
-    ring = KeyRing.from_settings(settings)
+    ring = key_ring(settings, "reference refresh")
     async with database(settings, "reference refresh") as db:
         connection = await load_connection(db, ring, name)
     url = resolve_database_url(settings)

@@ -8,6 +8,8 @@ import asyncio
 from datetime import datetime
 
 from services.cli.db_cmd import database
+from services.cli.progress import Step, add_quiet_flag, progress
+from shared.db.pool import Connection as Db
 from shared.dead_letters import Choice, DeadLetter, not_replayed, read_dead_letters, replay
 from shared.endpoints import resolve_endpoints
 from shared.kafka.producer import Publisher
@@ -31,6 +33,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--dry-run", action="store_true", help="print what would be sent, send nothing"
     )
+    add_quiet_flag(parser)
     letters = parser.add_argument_group("dead letters")
     letters.add_argument(
         "--dead-letters",
@@ -70,7 +73,9 @@ def run(args: argparse.Namespace) -> int:
     if args.dead_letters:
         partition, offset = args.offset or (None, None)
         choice = Choice(key=args.key, partition=partition, offset=offset)
-        return asyncio.run(_run_dead_letters(args.dead_letters, choice, dry_run=args.dry_run))
+        return asyncio.run(
+            _run_dead_letters(args.dead_letters, choice, dry_run=args.dry_run, quiet=args.quiet)
+        )
     if args.key or args.offset:
         print("connector replay: --key and --offset choose among --dead-letters TOPIC")
         return 2
@@ -78,10 +83,10 @@ def run(args: argparse.Namespace) -> int:
     if selection == Selection():
         print("connector replay: say what to replay (--record, --state, --since/--until)")
         return 2
-    return asyncio.run(_run(selection, dry_run=args.dry_run))
+    return asyncio.run(_run(selection, dry_run=args.dry_run, quiet=args.quiet))
 
 
-async def _run(selection: Selection, *, dry_run: bool) -> int:
+async def _run(selection: Selection, *, dry_run: bool, quiet: bool) -> int:
     settings = Settings()
     topics = Topics(settings.kafka.topic_prefix)
     async with database(settings, "replay") as conn:
@@ -92,7 +97,9 @@ async def _run(selection: Selection, *, dry_run: bool) -> int:
             publisher = Publisher(resolve_endpoints(settings).kafka_bootstrap, settings.kafka)
             await publisher.start()
             try:
-                await send(conn, publisher, replays, by="replay")
+                await send_counted(
+                    conn, publisher, replays, by="replay", doing="replaying records", quiet=quiet
+                )
             finally:
                 await publisher.stop()
     verb = "would replay" if dry_run else "replayed"
@@ -100,7 +107,17 @@ async def _run(selection: Selection, *, dry_run: bool) -> int:
     return 0
 
 
-async def _run_dead_letters(topic: str, choice: Choice, *, dry_run: bool) -> int:
+async def send_counted(
+    conn: Db, publisher: Publisher, replays: list[Replay], *, by: str, doing: str, quiet: bool
+) -> None:
+    """``send`` one record at a time, each counted on the progress display as ``doing``."""
+    with progress([Step("records", doing, len(replays))], quiet=quiet) as tell:
+        for one in replays:
+            await send(conn, publisher, [one], by=by)
+            tell("records", 1)
+
+
+async def _run_dead_letters(topic: str, choice: Choice, *, dry_run: bool, quiet: bool) -> int:
     settings = Settings()
     prefix = settings.kafka.topic_prefix
     original = topic.removesuffix(DLQ_SUFFIX)
@@ -122,8 +139,13 @@ async def _run_dead_letters(topic: str, choice: Choice, *, dry_run: bool) -> int
             return 0
         publisher = Publisher(bootstrap, settings.kafka)
         await publisher.start()
+        sent: list[DeadLetter] = []
         try:
-            sent = await replay(conn, publisher, pending, by="replay")
+            steps = [Step("letters", "replaying dead letters", len(pending))]
+            with progress(steps, quiet=quiet) as tell:
+                for letter in pending:
+                    sent += await replay(conn, publisher, [letter], by="replay")
+                    tell("letters", 1)
         finally:
             await publisher.stop()
     for letter in sent:

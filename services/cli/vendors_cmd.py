@@ -27,6 +27,7 @@ from rich.text import Text
 
 from services.cli.connections_cmd import run_guarded, say
 from services.cli.db_cmd import database
+from services.cli.dev_key import key_ring
 from services.cli.preview.plan import (
     Plan,
     VendorPlan,
@@ -34,6 +35,8 @@ from services.cli.preview.plan import (
     read_reference,
     read_suppliers,
 )
+from services.cli.progress import Step, add_quiet_flag, progress
+from services.cli.replay_cmd import send_counted
 from services.ingest.inbox import accept
 from shared.connections.model import Connection
 from shared.connections.store import load_connection
@@ -46,11 +49,11 @@ from shared.kafka.producer import Publisher
 from shared.kafka.topics import Topics
 from shared.logs import configure_logging
 from shared.mappings import load_mappings
-from shared.replay import Selection, plan, select, send
-from shared.secrets import KeyRing
+from shared.replay import Selection, plan, select
 from shared.settings import Settings
 
 UNSYNCED = ("received", "parked", "failed")
+READING = [Step("suppliers", "reading Coupa suppliers")]
 _WOULD = {"create": "would be created", "update": "would be updated", "park": "would park"}
 
 
@@ -67,25 +70,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="print what would be written to Deltek, supplier by supplier and field by field, "
         "and write nothing anywhere",
     )
+    add_quiet_flag(sync)
 
 
 def run(args: argparse.Namespace) -> int:
     settings = Settings()
     configure_logging("vendors", settings.log_level)
     work = dry_run if args.dry_run else sync_now
-    return run_guarded(f"vendors {args.action}", work(args.name, settings))
+    return run_guarded(f"vendors {args.action}", work(args.name, settings, quiet=args.quiet))
 
 
 async def _syncing(db: Db, name: str, settings: Settings) -> Connection | None:
     """The connection, or None (and why on stderr) when it does not sync vendors."""
-    connection = await load_connection(db, KeyRing.from_settings(settings), name)
+    connection = await load_connection(db, key_ring(settings, "vendors sync"), name)
     if not connection.settings.mapping.create_vendors:
         say(f"connector vendors sync: {name} has mapping.create_vendors off", err=True)
         return None
     return connection
 
 
-async def sync_now(name: str, settings: Settings) -> int:
+async def sync_now(name: str, settings: Settings, *, quiet: bool) -> int:
     async with database(settings, "vendors sync") as db:
         connection = await _syncing(db, name, settings)
         if connection is None:
@@ -93,11 +97,13 @@ async def sync_now(name: str, settings: Settings) -> int:
         queued = known = 0
         try:
             async with CoupaClient(connection.coupa_config()) as coupa:
-                async for supplier in coupa.iter_suppliers():
-                    if await accept(db, name, "supplier", supplier.raw, "poll"):
-                        queued += 1
-                    else:
-                        known += 1
+                with progress(READING, quiet=quiet) as tell:
+                    async for supplier in coupa.iter_suppliers():
+                        if await accept(db, name, "supplier", supplier.raw, "poll"):
+                            queued += 1
+                        else:
+                            known += 1
+                        tell("suppliers", 1)
         except HttpError as exc:
             say(f"connector vendors sync: Coupa answered: {exc}", err=True)
             return 1
@@ -108,7 +114,10 @@ async def sync_now(name: str, settings: Settings) -> int:
             publisher = Publisher(resolve_endpoints(settings).kafka_bootstrap, settings.kafka)
             await publisher.start()
             try:
-                await send(db, publisher, replays, by="vendors sync")
+                doing = "sending stored suppliers again"
+                await send_counted(
+                    db, publisher, replays, by="vendors sync", doing=doing, quiet=quiet
+                )
             finally:
                 await publisher.stop()
     say(
@@ -118,7 +127,7 @@ async def sync_now(name: str, settings: Settings) -> int:
     return 0
 
 
-async def dry_run(name: str, settings: Settings) -> int:
+async def dry_run(name: str, settings: Settings, *, quiet: bool) -> int:
     """What ``sync_now`` would write, from Coupa, Deltek and the maps; reads only."""
     async with database(settings, "vendors sync") as db:
         connection = await _syncing(db, name, settings)
@@ -132,7 +141,8 @@ async def dry_run(name: str, settings: Settings) -> int:
             DeltekClient(connection.deltek_config()) as deltek,
         ):
             ref = await read_reference(deltek, maps, ("vendors",))
-            suppliers = await read_suppliers(coupa, lambda kind, n: None)
+            with progress(READING, quiet=quiet) as tell:
+                suppliers = await read_suppliers(coupa, tell)
             plans = await plan_vendors(deltek, pipeline, ref, suppliers)
     except HttpError as exc:
         say(f"connector vendors sync: {exc}", err=True)

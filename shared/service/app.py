@@ -12,6 +12,7 @@ request was taken for genuine.
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
 import os
 import signal
@@ -20,14 +21,18 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Protocol
 
+import asyncpg
 from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
+from aiokafka.errors import KafkaConnectionError
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from yarl import URL
 
 from shared.db.pool import Pool, create_pool
 from shared.endpoints import Endpoints
 from shared.kafka.producer import Publisher
+from shared.logs import redact
+from shared.secrets import SecretsError
 from shared.service.metrics import ServiceMetrics
 from shared.service.readiness import Readiness, Verdict
 from shared.settings import Settings
@@ -54,6 +59,35 @@ class RunState:
 RUN_STATE = web.AppKey("run_state", RunState)
 
 _READY_TIMEOUT = 2.0
+# How long a starting service waits for Postgres to answer before it gives up and says so.
+_START_DATABASE_TIMEOUT = 10.0
+
+
+class StartupError(RuntimeError):
+    """The service cannot start; the message says what is wrong and which setting fixes it."""
+
+
+# What a database connection raises when there is none to be had (refused, unknown host, wrong
+# password or database, no answer in time).
+DATABASE_UNREACHABLE = (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError)
+
+
+def database_unreachable(url: str, exc: BaseException) -> StartupError:
+    """The one line for a database that does not answer, without the URL's password."""
+    return StartupError(
+        redact(
+            f"cannot reach PostgreSQL at {url} ({type(exc).__name__}: {exc}); "
+            "set CONNECTOR_DATABASE_URL to a database that answers"
+        )
+    )
+
+
+def broker_unreachable(bootstrap: str) -> StartupError:
+    """The one line for brokers none of which answer (aiokafka has logged why)."""
+    return StartupError(
+        f"cannot reach a Kafka broker at {bootstrap}; set CONNECTOR_KAFKA_BOOTSTRAP to brokers "
+        "that answer"
+    )
 
 
 def base_app(name: str, settings: Settings, endpoints: Endpoints) -> web.Application:
@@ -131,16 +165,40 @@ async def _pool_ctx(app: web.Application) -> AsyncIterator[None]:
     app[POOL] = await create_pool(
         app[ENDPOINTS].database_url, min_size=0, max_size=settings.db_pool_max
     )
+    # finally: a later step failing at start leaves this context un-exited, and only the event
+    # loop's shutdown of async generators, which runs this, closes the pool then.
+    try:
+        yield
+    finally:
+        await app[POOL].close()
+
+
+async def _database_reachable_ctx(app: web.Application) -> AsyncIterator[None]:
+    """A service started against a database that does not answer stops and says so.
+
+    Only at start: the pool is made to ride out Postgres going away later (``_pool_ctx``), and
+    tests that build the app itself keep that behaviour from the first moment.
+    """
+    try:
+        await asyncio.wait_for(app[POOL].fetchval("SELECT 1"), _START_DATABASE_TIMEOUT)
+    except DATABASE_UNREACHABLE as exc:
+        raise database_unreachable(app[ENDPOINTS].database_url, exc) from exc
     yield
-    await app[POOL].close()
 
 
 async def _publisher_ctx(app: web.Application) -> AsyncIterator[None]:
-    publisher = Publisher(app[ENDPOINTS].kafka_bootstrap, app[SETTINGS].kafka)
-    await publisher.start()
+    bootstrap = app[ENDPOINTS].kafka_bootstrap
+    publisher = Publisher(bootstrap, app[SETTINGS].kafka)
+    try:
+        await publisher.start()
+    except KafkaConnectionError as exc:
+        await publisher.stop()  # else asyncio complains of an unclosed producer on the way out
+        raise broker_unreachable(bootstrap) from exc
     app[PUBLISHER] = publisher
-    yield
-    await publisher.stop()
+    try:
+        yield
+    finally:  # as in _pool_ctx
+        await publisher.stop()
 
 
 async def _readiness_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -165,7 +223,15 @@ async def _admin_ctx(app: web.Application) -> AsyncIterator[None]:
     await runner.setup()
     try:
         site = web.TCPSite(runner, settings.admin_host, settings.admin_listen_port())
-        await site.start()
+        try:
+            await site.start()
+        except OSError as exc:
+            if exc.errno != errno.EADDRINUSE:
+                raise
+            raise StartupError(
+                f"the admin port {settings.admin_listen_port()} on {settings.admin_host} "
+                "(/metrics) is in use; set CONNECTOR_ADMIN_PORT to a free port, or 0 for any"
+            ) from exc
         # The port actually bound: admin_port 0 lets the system pick one.
         host, port = runner.addresses[0][:2]
         app[ADMIN_URL] = URL.build(scheme="http", host=host, port=port)
@@ -222,16 +288,31 @@ def _metrics_middleware(metrics: ServiceMetrics) -> Middleware:
 
 
 def run_service(app: web.Application) -> int:
-    """Serve until SIGTERM or SIGINT, then drain; the exit code says whether a loop crashed."""
+    """Serve until SIGTERM or SIGINT, then drain; the exit code says whether a loop crashed.
+
+    Raises :class:`StartupError` when the service cannot start: no master key, a database or
+    broker that does not answer, a port already in use.
+    """
     settings = app[SETTINGS]
     serve_admin(app)
-    web.run_app(
-        app,
-        host=settings.http_host,
-        port=settings.http_port,
-        print=None,
-        access_log=None,
-        shutdown_timeout=min(settings.shutdown_timeout_seconds, 10.0),
-        handle_signals=True,
-    )
+    app.cleanup_ctx.insert(app.cleanup_ctx.index(_pool_ctx) + 1, _database_reachable_ctx)
+    try:
+        web.run_app(
+            app,
+            host=settings.http_host,
+            port=settings.http_port,
+            print=None,
+            access_log=None,
+            shutdown_timeout=min(settings.shutdown_timeout_seconds, 10.0),
+            handle_signals=True,
+        )
+    except SecretsError as exc:  # the connections store's key, checked as it opens
+        raise StartupError(str(exc)) from exc
+    except OSError as exc:
+        if exc.errno != errno.EADDRINUSE:
+            raise
+        raise StartupError(
+            f"port {settings.http_port} on {settings.http_host} is in use; choose another with "
+            "--port or CONNECTOR_HTTP_PORT"
+        ) from exc
     return app[RUN_STATE].exit_code

@@ -25,7 +25,7 @@ from tests.support import eventually, invoice_event
 
 pytestmark = pytest.mark.e2e
 
-SERVICES = ("ingest", "mapper", "poster")
+SERVICES = ("ingest", "mapper", "poster", "console")
 SIMULATORS = ("coupa-sim", "deltek-sim")
 
 

@@ -11,11 +11,12 @@ look-up (``Booking.look_up``), so what the preview says is what the pipeline wou
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
+from services.cli.progress import Tell as Progress
 from services.mapper.rules.outcome import Parked
 from services.mapper.rules.resolve import map_invoice
 from services.mapper.rules.supplier import build_upsert_vendor
@@ -39,8 +40,6 @@ from shared.tenant_facts import LedgerInvoices
 
 InvoiceVerdict = Literal["post", "park", "in_deltek"]
 VendorVerdict = Literal["create", "update", "unchanged", "park"]
-# Told once per object read, so the command can show progress: ("invoices" | "suppliers", n).
-Progress = Callable[[str, int], None]
 
 
 @dataclass(frozen=True)
