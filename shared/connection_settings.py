@@ -1,7 +1,7 @@
 """The non-secret settings of a connection that the mapper and the poster act on.
 
-The connections file (``connector connections apply``) carries these under ``mapping`` and
-``deltek``; secrets live apart, encrypted, and never reach these models.
+The connections file (``connector connections apply``) carries these under ``mapping``,
+``deltek`` and ``coupa``; secrets live apart, encrypted, and never reach these models.
 """
 
 from __future__ import annotations
@@ -108,6 +108,17 @@ class DeltekPostingSettings(BaseModel):
     ledger_invoice_column: str | None = Field(default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
+class CoupaWriteBackSettings(BaseModel):
+    """What the connector writes back to Coupa. ``mark_exported``: once Deltek holds an
+    invoice's voucher, ingest flags the invoice ``exported`` in Coupa (coupa-api.md §3.3), so AP
+    users there see what reached Deltek; off by default, since it needs ``core.invoice.write``.
+    """
+
+    model_config = _SETTINGS
+
+    mark_exported: bool = False
+
+
 # ``preview``: the whole pipeline runs but the poster stops before any Deltek write and records
 # what it would send (a shadow run before go-live); ``live`` writes.
 Mode = Literal["preview", "live"]
@@ -122,19 +133,29 @@ class ConnectionSettings(BaseModel):
     mode: Mode = "live"
     mapping: MappingSettings = MappingSettings()
     deltek: DeltekPostingSettings = DeltekPostingSettings()
+    coupa: CoupaWriteBackSettings = CoupaWriteBackSettings()
 
     @classmethod
     def from_stored(cls, name: str, stored: Mapping[str, Any]) -> ConnectionSettings:
-        """From a stored connection's JSON; keys of its ``deltek`` section that are not
-        posting settings (tenant URL, user...) are left out."""
-        deltek = {
-            key: value
-            for key, value in (stored.get("deltek") or {}).items()
-            if key in DeltekPostingSettings.model_fields
-        }
+        """From a stored connection's JSON; keys of its ``deltek`` and ``coupa`` sections that
+        are not settings of these models (tenant URL, user...) are left out."""
         return cls(
             name=name,
             mode=stored.get("mode", "live"),
             mapping=MappingSettings.model_validate(stored.get("mapping") or {}),
-            deltek=DeltekPostingSettings.model_validate(deltek),
+            deltek=DeltekPostingSettings.model_validate(
+                _known(stored, "deltek", DeltekPostingSettings)
+            ),
+            coupa=CoupaWriteBackSettings.model_validate(
+                _known(stored, "coupa", CoupaWriteBackSettings)
+            ),
         )
+
+
+def _known(stored: Mapping[str, Any], section: str, model: type[BaseModel]) -> dict[str, Any]:
+    """The keys of ``stored[section]`` that ``model`` has."""
+    return {
+        key: value
+        for key, value in (stored.get(section) or {}).items()
+        if key in model.model_fields
+    }

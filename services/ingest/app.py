@@ -3,7 +3,8 @@
 Pushes and polls meet in the Coupa inbox (one row per object version), which a background drain
 publishes to ``coupa.invoices`` / ``coupa.suppliers``, invoices with the purchase orders their
 lines cite, from the PO cache the poll keeps fresh. Ingest also consumes ``deltek.results`` into
-the audit trail.
+the audit trail and, in a group of its own, to flag posted invoices exported in Coupa
+(``exported.py``).
 """
 
 from __future__ import annotations
@@ -17,7 +18,9 @@ from prometheus_client import Counter, Gauge
 from services.ingest.callouts import CalloutRoutes
 from services.ingest.directory import CalloutDirectory, CoupaConnections
 from services.ingest.drain import InboxDrain
+from services.ingest.exported import ExportMarker, export_outcomes
 from services.ingest.poller import Poller
+from shared.connections.store import load_connection_settings
 from shared.endpoints import Endpoints
 from shared.service.app import METRICS, POOL, PUBLISHER, add_background_loop, base_app
 from shared.service.connections import use_connections
@@ -97,5 +100,16 @@ def create_app(
         group="connector-ingest",
         topics=lambda t: [t.deltek_results],
         handler=audit_each(SERVICE, "result_received"),
+    )
+    exports = export_outcomes(app[METRICS].registry)
+    add_consumer(
+        app,
+        group="connector-ingest-exports",
+        topics=lambda t: [t.deltek_results],
+        handler=lambda app: (
+            ExportMarker(
+                app[POOL], app[CONNECTIONS].coupa, load_connection_settings, exports
+            ).handle
+        ),
     )
     return app

@@ -36,6 +36,7 @@ from typing import Any, Protocol
 
 from services.ingest import po_cache
 from services.ingest.directory import CoupaConnections
+from services.ingest.exported import versions_marked_by_us
 from services.ingest.inbox import Kind, accept_many, held_versions
 from shared.call_context import bound
 from shared.coupa.client import CoupaClient
@@ -96,6 +97,24 @@ class InboxFeed:
 
 
 @dataclass(frozen=True)
+class InvoiceFeed(InboxFeed):
+    """Invoices: a version made by our own export flag counts as held, since it differs from
+    one held by the flag alone (``exported.py``). Coupa's ``exported=false`` filter is not
+    used: it would hide invoices another system flagged, and voids and edits after posting
+    (which keep the flag), from the poll (docs/decisions.md)."""
+
+    kind: Kind = "invoice"
+    resource: str = "invoices"
+    filters: dict[str, str] = field(
+        default_factory=lambda: {"status[in]": ",".join(INVOICE_STATUSES)}
+    )
+
+    async def held(self, conn: Connection, connection: str, listed: Sequence[Listed]) -> set[int]:
+        held = await super().held(conn, connection, listed)
+        return held | await versions_marked_by_us(conn, connection, listed)
+
+
+@dataclass(frozen=True)
 class PurchaseOrderFeed:
     """Purchase orders: every changed one is stored in the PO cache, which the drain reads."""
 
@@ -111,7 +130,7 @@ class PurchaseOrderFeed:
 
 
 FEEDS: tuple[Feed, ...] = (
-    InboxFeed("invoice", "invoices", {"status[in]": ",".join(INVOICE_STATUSES)}),
+    InvoiceFeed(),
     InboxFeed("supplier", "suppliers", {}),
     PurchaseOrderFeed(),
 )

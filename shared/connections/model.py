@@ -18,6 +18,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, mo
 
 from shared.connection_settings import (
     ConnectionSettings,
+    CoupaWriteBackSettings,
     DeltekPostingSettings,
     MappingSettings,
     Mode,
@@ -60,7 +61,10 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class CoupaSettings(Strict):
+class CoupaSettings(CoupaWriteBackSettings):
+    """Where the instance is and how the connector signs in, plus what it writes back
+    (``CoupaWriteBackSettings``)."""
+
     base_url: BaseUrl
     client_id: Text
     scopes: tuple[str, ...] = Field(default=DEFAULT_SCOPES, min_length=1)

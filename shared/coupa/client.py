@@ -19,6 +19,7 @@ from shared.coupa.auth import TokenProvider
 from shared.coupa.calls import CALLS
 from shared.coupa.config import CoupaClientConfig
 from shared.coupa.errors import CoupaAuthError, CoupaNotFoundError, CoupaPermissionError
+from shared.coupa.exports import EXPORT_FIELDS, ExportState
 from shared.coupa.models import CoupaInvoice, CoupaPurchaseOrder, CoupaSupplier
 from shared.coupa.paging import IDENTITY_FIELDS, ChangedSincePager, Listed
 from shared.http.answers import read_answer
@@ -215,16 +216,25 @@ class CoupaClient(SessionOwner):
             return None
         return CoupaPurchaseOrder.from_api(found[0])
 
-    async def set_exported(self, invoice_id: int) -> None:
-        """Flag the invoice exported: ``PUT ?exported=true`` alone, as Coupa asks (§3.3).
+    async def export_state(self, invoice_id: int) -> ExportState:
+        """Whether the invoice is flagged exported, and its version, in one small read."""
+        answer = await self._call("GET", f"/api/invoices/{invoice_id}", {"fields": EXPORT_FIELDS})
+        return ExportState.of(invoice_id, answer)
+
+    async def set_exported(self, invoice_id: int) -> ExportState:
+        """Flag the invoice exported: ``PUT ?exported=true`` alone, as Coupa asks (§3.3); the
+        answer names the version the flag made (Coupa may move ``updated-at`` with it).
 
         Safe to repeat: setting the flag twice leaves the same state, so a retry after a lost
         answer does no harm.
         """
-        params = {"exported": "true", "fields": '["id","exported"]'}
-        answer = await self._call("PUT", f"/api/invoices/{invoice_id}", params)
-        if isinstance(answer, dict) and answer.get("exported") is not True:
+        params = {"exported": "true", "fields": EXPORT_FIELDS}
+        state = ExportState.of(
+            invoice_id, await self._call("PUT", f"/api/invoices/{invoice_id}", params)
+        )
+        if not state.exported:
             raise FatalError(f"invoice {invoice_id} still not exported after PUT")
+        return state
 
 
 def _decode(

@@ -127,15 +127,17 @@ async def show(request: web.Request) -> web.Response:
 
 
 async def update_invoice(request: web.Request) -> web.StreamResponse:
-    """``PUT /api/invoices/{id}``: the export flag alone wins over other changes (§3.3)."""
+    """``PUT /api/invoices/{id}``: the export flag alone wins over other changes (§3.3); it is
+    read from the query, and from a JSON body only if the options say so."""
     store = request.app[STORE_KEY]
+    in_body = request.app[OPTIONS_KEY].export_flag_in_body
     raw = await request.read()
     try:
         invoice_id = _record_id(request)
         body = orjson.loads(raw) if raw.strip() else {}
         if not isinstance(body, dict):
             raise QueryError("body must be a JSON object")
-        flag = request.query.get("exported", body.get("exported"))
+        flag = request.query.get("exported", body.get("exported") if in_body else None)
         if flag is not None:
             record = store.set_exported(invoice_id, str(flag).lower() == "true")
         else:

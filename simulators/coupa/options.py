@@ -11,6 +11,9 @@ Defaults for [I] (inferred) facts of coupa-api.md, each switchable:
 - Unknown filter attributes answer 400 (``unknown_filter="error"``) so client typos surface;
   "ignore" drops them instead (§3.2).
 - Marking an invoice exported also moves its ``updated-at`` (``export_touches_updated_at``) (§3.3).
+- Only ``PUT /api/invoices/:id?exported=true`` marks an invoice exported, the form §3.3 documents
+  for JSON; the body form is documented in XML only, so a JSON body's ``exported`` is ignored
+  like any other change to it (``export_flag_in_body=True`` honours it).
 - ``order_by`` is ignored (``honour_order_by=False``): Coupa does not document that it honours
   ``order_by=updated_at`` (§3.2 "Query parameters"), so by default every index answers in its
   documented default order, ascending ``id`` (``dir=desc`` reverses it). ``True`` sorts by the
@@ -94,6 +97,7 @@ class CoupaSimOptions(BaseModel):
     unknown_filter: Literal["error", "ignore"] = "error"
     honour_order_by: bool = False
     export_touches_updated_at: bool = True
+    export_flag_in_body: bool = False
     utc_offset_minutes: int = -420
     clock_skew_seconds: float = 0.0
     faults: FaultPlan = FaultPlan()
