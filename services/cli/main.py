@@ -24,6 +24,7 @@ from services.cli import (
     mappings_cmd,
     migrate_cmd,
     preview_cmd,
+    reconcile_cmd,
     reference_cmd,
     replay_cmd,
     vendors_cmd,
@@ -142,6 +143,7 @@ def build_parser() -> argparse.ArgumentParser:
         ("mappings", mappings_cmd, "import, export and check explicit maps to Deltek"),
         ("vendors", vendors_cmd, "full vendor sync: every Coupa supplier to its Deltek firm"),
         ("preview", preview_cmd, "what going live would do, read from Coupa and Deltek only"),
+        ("reconcile", reconcile_cmd, "a period's Coupa invoices against Deltek's AP, classified"),
     )
     for name, module, text in commands:
         _add_command(sub, name, module, text)

@@ -1,19 +1,18 @@
 """``connector mappings import|export|check``: explicit maps as CSV, and what still lacks one.
 
-Import is all or nothing: the file is checked first (header ``coupa_value,deltek_value``, values
-trimmed, none empty, no Coupa value twice) and every problem is reported with its line number;
-then all rows are upserted in one transaction, which also NOTIFYs the mapper so parked invoices
-go on by themselves. Rows absent from the file are kept (import adds and changes, never deletes).
-A Deltek value not found in the reference cache is imported with a warning, since the cache may
-be older than the map. ``check`` exits 1 when something lacks a mapping, so scripts can gate.
+Import is all or nothing: the file is checked first (``shared.mappings_csv``: header
+``coupa_value,deltek_value``, values trimmed, none empty, no Coupa value twice) and every problem
+is reported with its line number; then all rows are upserted in one transaction, which also
+NOTIFYs the mapper so parked invoices go on by themselves. Rows absent from the file are kept
+(import adds and changes, never deletes). A Deltek value not found in the reference cache is
+imported with a warning, since the cache may be older than the map. ``check`` exits 1 when
+something lacks a mapping, so scripts can gate.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import csv
-import io
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -24,18 +23,9 @@ from shared.connections.store import load_connection_settings
 from shared.db.pool import Connection, create_pool
 from shared.endpoints import resolve_database_url
 from shared.mappings import read_mappings, upsert_mappings
+from shared.mappings_csv import KINDS, MappingFileError, is_known, parse_csv, to_csv
 from shared.reference.cache import load_reference
-from shared.reference.view import Reference
 from shared.settings import Settings
-
-KINDS = {"suppliers": "supplier", "accounts": "account", "projects": "project"}
-HEADER = ("coupa_value", "deltek_value")
-
-
-class MappingFileError(ValueError):
-    def __init__(self, problems: list[str]) -> None:
-        self.problems = problems
-        super().__init__("\n".join(problems))
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -76,37 +66,6 @@ async def _with_connection(
         await pool.close()
 
 
-def parse_csv(text: str) -> list[tuple[str, str]]:
-    """The rows of a maps file, or every problem in it (``MappingFileError``)."""
-    reader = csv.reader(io.StringIO(text.removeprefix("\ufeff")))
-    header = next(reader, None)
-    if header is None or tuple(h.strip().lower() for h in header) != HEADER:
-        raise MappingFileError([f"line 1: the header must be {','.join(HEADER)}"])
-    problems: list[str] = []
-    rows: list[tuple[str, str]] = []
-    first_seen: dict[str, int] = {}
-    for fields in reader:
-        number = reader.line_num
-        if not any(f.strip() for f in fields):
-            continue
-        if len(fields) != 2:
-            problems.append(f"line {number}: expected 2 values, found {len(fields)}")
-            continue
-        coupa, deltek = (f.strip() for f in fields)
-        missing = [name for name, value in zip(HEADER, (coupa, deltek), strict=True) if not value]
-        if missing:
-            problems.append(f"line {number}: {' and '.join(missing)} is empty")
-            continue
-        if coupa in first_seen:
-            problems.append(f"line {number}: {coupa} is already mapped on line {first_seen[coupa]}")
-            continue
-        first_seen[coupa] = number
-        rows.append((coupa, deltek))
-    if problems:
-        raise MappingFileError(problems)
-    return rows
-
-
 async def import_maps(conn: Connection, args: argparse.Namespace) -> int:
     kind = KINDS[args.kind]
     try:
@@ -123,7 +82,7 @@ async def import_maps(conn: Connection, args: argparse.Namespace) -> int:
         return 2
     ref = await load_reference(conn, args.connection)
     for coupa, deltek in rows:
-        if not _known(ref, kind, deltek):
+        if not is_known(ref, kind, deltek):
             print(f"warning: {deltek} (for {coupa}) is not in the Deltek {args.kind} cache")
     counts = await upsert_mappings(conn, args.connection, kind, rows)
     print(
@@ -133,23 +92,12 @@ async def import_maps(conn: Connection, args: argparse.Namespace) -> int:
     return 0
 
 
-def _known(ref: Reference, kind: str, deltek: str) -> bool:
-    if kind == "supplier":
-        return deltek in ref.vendors_by_number or deltek in ref.vendors_by_client
-    if kind == "account":
-        return deltek in ref.accounts
-    return (deltek, "", "") in ref.projects
-
-
 async def export_maps(conn: Connection, args: argparse.Namespace) -> int:
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(HEADER)
-    writer.writerows(await read_mappings(conn, args.connection, KINDS[args.kind]))
+    text = to_csv(await read_mappings(conn, args.connection, KINDS[args.kind]))
     if args.output is None:
-        sys.stdout.write(out.getvalue())
+        sys.stdout.write(text)
     else:
-        args.output.write_text(out.getvalue(), encoding="utf-8")
+        args.output.write_text(text, encoding="utf-8")
     return 0
 
 

@@ -13,6 +13,10 @@ Dead-letter depth of a topic: the messages its ``<topic>.dlq`` holds (end offset
 retained offset, per partition) that ``connector replay --dead-letters <topic>`` has not put back
 (``dead_letter_replays``). A dead letter replayed and failing again is a new message, and counts.
 The label is the original topic, the one the replay command takes.
+
+Reconciliations: the latest stored run of each connection's period (``shared/reconcile/results``,
+written by ``connector reconcile``), so the alert on a closed period that does not balance reads
+what the last run found, however long ago the CronJob ran.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from prometheus_client import CollectorRegistry, Gauge
 from shared.db.pool import Connection, Pool
 from shared.kafka.topics import dead_letter_topic
 from shared.outages import LOOP_SETBACKS
+from shared.reconcile.results import PeriodResult, latest_results
 from shared.service.waiting import wait_for_event
 
 log = logging.getLogger(__name__)
@@ -56,6 +61,7 @@ class Snapshot:
     oldest_parked_seconds: dict[str, float] = field(default_factory=dict)
     # topic -> its dead letters; None when the broker could not be read (the last values stay)
     dead_letters: dict[str, int] | None = field(default_factory=dict)
+    reconciliations: list[PeriodResult] = field(default_factory=list)
 
 
 async def count_records(conn: Connection) -> tuple[dict[tuple[str, str], int], dict[str, float]]:
@@ -168,6 +174,30 @@ class StateGauges:
             ["topic"],
             registry=registry,
         )
+        self.reconciliation_invoices = Gauge(
+            "connector_reconciliation_invoices",
+            "Invoices of the period in each reconciliation class, at the period's latest run",
+            ["connection", "period", "class"],
+            registry=registry,
+        )
+        self.reconciliation_amount = Gauge(
+            "connector_reconciliation_amount",
+            "Money of the period's invoices in each reconciliation class, per currency",
+            ["connection", "period", "class", "currency"],
+            registry=registry,
+        )
+        self.reconciliation_closed = Gauge(
+            "connector_reconciliation_period_closed",
+            "1 when the reconciled period was closed in Deltek at its latest run, else 0",
+            ["connection", "period"],
+            registry=registry,
+        )
+        self.reconciliation_run = Gauge(
+            "connector_reconciliation_last_run_timestamp_seconds",
+            "When the period's latest reconciliation finished",
+            ["connection", "period"],
+            registry=registry,
+        )
         self.updated = Gauge(
             "connector_state_gauges_updated_timestamp_seconds",
             "When the record and dead-letter gauges were last computed",
@@ -184,7 +214,29 @@ class StateGauges:
         if snapshot.dead_letters is not None:
             dead = snapshot.dead_letters
             _replace(self.dead_letters, {(topic,): float(n) for topic, n in dead.items()})
+        self._publish_reconciliations(snapshot.reconciliations)
         self.updated.set(now)
+
+    def _publish_reconciliations(self, results: Sequence[PeriodResult]) -> None:
+        invoices: dict[tuple[str, ...], float] = {}
+        amounts: dict[tuple[str, ...], float] = {}
+        for result in results:
+            period = str(result.period)
+            for total in result.totals:
+                key = (result.connection, period, total.kind)
+                invoices[key] = invoices.get(key, 0.0) + total.invoices
+                if total.currency:
+                    amounts[(*key, total.currency)] = float(total.amount)
+        _replace(self.reconciliation_invoices, invoices)
+        _replace(self.reconciliation_amount, amounts)
+        _replace(
+            self.reconciliation_closed,
+            {(r.connection, str(r.period)): float(r.closed) for r in results},
+        )
+        _replace(
+            self.reconciliation_run,
+            {(r.connection, str(r.period)): r.finished_at.timestamp() for r in results},
+        )
 
 
 def _replace(gauge: Gauge, values: Mapping[tuple[str, ...], float]) -> None:
@@ -235,4 +287,5 @@ class StateGaugeLoop:
         async with self._pool.acquire() as conn:
             records, ages = await count_records(conn)
             depth = None if retained is None else await dead_letter_depth(conn, retained)
-        self._gauges.publish(Snapshot(records, ages, depth), now=time.time())
+            reconciliations = await latest_results(conn)
+        self._gauges.publish(Snapshot(records, ages, depth, reconciliations), now=time.time())

@@ -58,6 +58,14 @@ async def approve_invoice(request: web.Request) -> web.Response:
     return _json(request.app[STORE_KEY].approve_invoice(invoice_id, callout=callout))
 
 
+async def void_invoice(request: web.Request) -> web.Response:
+    """Void an approved invoice, as an AP user in Coupa would after it reached the ERP; fires
+    the invoice Call Out unless ``?callout=false``. A status that cannot be voided is 400."""
+    callout = request.query.get("callout", "true").lower() != "false"
+    invoice_id = int(request.match_info["id"])
+    return _json(request.app[STORE_KEY].void_invoice(invoice_id, callout=callout))
+
+
 async def create_supplier(request: web.Request) -> web.Response:
     """A new supplier (hyphenated keys in the body override the generated ones); fires the
     supplier Call Out, as saving a new supplier in Coupa would."""
@@ -103,6 +111,7 @@ async def admin_errors(request: web.Request, handler: Handler) -> web.StreamResp
 def add_admin_routes(app: web.Application) -> None:
     app.router.add_post("/_admin/invoices", create_invoice)
     app.router.add_post("/_admin/invoices/{id}/approve", approve_invoice)
+    app.router.add_post("/_admin/invoices/{id}/void", void_invoice)
     app.router.add_post("/_admin/purchase_orders", create_purchase_order)
     app.router.add_patch("/_admin/purchase_orders/{id}", revise_purchase_order)
     app.router.add_post("/_admin/suppliers", create_supplier)

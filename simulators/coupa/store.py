@@ -134,6 +134,18 @@ class CoupaStore:
             self._emit("invoices", record)
         return record
 
+    def void_invoice(self, invoice_id: int, *, callout: bool = True) -> Record:
+        """What ``PUT /api/invoices/:id/void`` does to an approved invoice (coupa-api.md §3.1):
+        status ``voided``, a new ``updated-at``, and the invoice Call Out of the change."""
+        record = self.get("invoices", invoice_id)
+        if record["status"] not in ("approved", "pending_receipt"):
+            raise ValueError(f"invoice {invoice_id} is {record['status']}, it cannot be voided")
+        record["status"] = "voided"
+        record["updated-at"] = self.now()
+        if callout:
+            self._emit("invoices", record)
+        return record
+
     def create_supplier(self, fields: dict[str, Any]) -> Record:
         """A new supplier built like the seeded ones, ``fields`` merged in; fires its Call Out."""
         record = self.seeder.supplier(len(self.collections["suppliers"]))

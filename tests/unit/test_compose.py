@@ -29,7 +29,7 @@ from pydantic import SecretStr
 from devstack.sim_setup import GL_CROSSWALK, PHASES, sim_connection
 from devstack.supervisor import SIM_CONNECTION, Stack
 from services.cli import main as cli
-from services.cli.mappings_cmd import KINDS, parse_csv
+from shared.mappings_csv import KINDS, parse_csv
 from shared.connections.file import load_connections
 from shared.secrets import MasterKey, SecretsError, generate_callout_secret, weakness
 from shared.settings import Settings

@@ -1,0 +1,86 @@
+"""``connector reconcile`` end to end through the parser: a stored connection pointed at both
+simulators, a report on stdout, the CSV, a stored run; ``--all`` covers two periods."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from services.cli.main import main
+from services.cli.reconcile.report import CSV_COLUMNS
+from services.cli.reconcile_cmd import current_and_previous
+from shared.secrets import generate_key
+from tests.integration.connections.conftest import ENV, StartSims, write_file
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def cli_env(monkeypatch: pytest.MonkeyPatch, db_url: str, tmp_path: Path) -> None:
+    monkeypatch.setenv("CONNECTOR_DATABASE_URL", db_url)
+    monkeypatch.setenv("CONNECTOR_MASTER_KEY", generate_key())
+    monkeypatch.setenv("CONNECTOR_STATE_DIR", str(tmp_path / "state"))
+    for name, value in ENV.items():
+        monkeypatch.setenv(name, value)
+
+
+async def connector(*argv: str) -> int:
+    return await asyncio.to_thread(main, list(argv))
+
+
+async def test_a_period_is_reported_written_and_stored(
+    cli_env: None, start_sims: StartSims, tmp_path: Path, db, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sims = await start_sims()
+    assert await connector("connections", "apply", str(write_file(tmp_path / "c.yaml", sims))) == 0
+    capsys.readouterr()
+    now = datetime.now(UTC)
+    out = tmp_path / "acme.csv"
+
+    code = await connector("reconcile", "acme", "--period", f"{now:%Y-%m}", "--csv", str(out))
+
+    printed = capsys.readouterr().out
+    assert code == 0
+    assert f"reconcile: acme {now:%Y-%m} (open): " in printed
+    assert "totals per class" in printed
+    with out.open() as written:
+        rows = list(csv.reader(written))
+    assert tuple(rows[0]) == CSV_COLUMNS
+    runs = await db.fetch("SELECT period, period_closed FROM reconciliation_runs")
+    period = now.year * 100 + now.month
+    assert [(r["period"], r["period_closed"]) for r in runs] == [(period, False)]
+
+
+async def test_all_reconciles_the_current_and_previous_period_of_every_connection(
+    cli_env: None, start_sims: StartSims, tmp_path: Path, db
+) -> None:
+    sims = await start_sims()
+    assert await connector("connections", "apply", str(write_file(tmp_path / "c.yaml", sims))) == 0
+
+    assert await connector("reconcile", "--all", "--quiet") == 0
+
+    periods = await db.fetch("SELECT connection, period FROM reconciliation_runs ORDER BY period")
+    expected = current_and_previous(datetime.now(UTC))
+    assert [(r["connection"], r["period"]) for r in periods] == [("acme", p) for p in expected]
+
+
+@pytest.mark.parametrize(
+    "argv", [("reconcile",), ("reconcile", "acme", "--all"), ("reconcile", "--all", "--csv", "x")]
+)
+def test_one_connection_or_all(argv: tuple[str, ...], capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(list(argv)) == 2
+    assert "name one connection" in capsys.readouterr().err
+
+
+def test_a_period_is_a_month() -> None:
+    with pytest.raises(SystemExit):
+        main(["reconcile", "acme", "--period", "2026-13"])
+
+
+def test_january_reaches_back_into_last_year() -> None:
+    assert current_and_previous(datetime(2027, 1, 5, tzinfo=UTC)) == [202612, 202701]
+    assert current_and_previous(datetime(2026, 12, 1, tzinfo=UTC)) == [202611, 202612]
