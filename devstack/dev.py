@@ -99,6 +99,8 @@ def start_console(stack: local.Stack, port: int) -> ConsoleLogin:
         **os.environ,
         "CONNECTOR_DATABASE_URL": stack.endpoints.database_url,
         "CONNECTOR_KAFKA_BOOTSTRAP": stack.endpoints.kafka_bootstrap,
+        # Connection diagnostics and the go-live preview open the stored credentials.
+        "CONNECTOR_MASTER_KEY": stack.master_key,
         "CONNECTOR_HTTP_PORT": str(port),
         "CONNECTOR_ADMIN_PORT": str(free_port()),
         "CONNECTOR_CONSOLE__USERS_FILE": str(users_file.resolve()),

@@ -8,7 +8,21 @@ from pathlib import Path
 
 from aiohttp import web
 
-from services.console.pages import exceptions, overview, records, replay, sign_in, watch
+from services.console.pages import (
+    connections,
+    coverage,
+    exceptions,
+    flagged,
+    mappings,
+    overview,
+    preview,
+    reconciliation,
+    records,
+    replay,
+    sign_in,
+    vendors,
+    watch,
+)
 from services.console.sessions import SessionCodec
 from services.console.settings import ConsoleSettings
 from services.console.sign_in_limit import SignInLimiter
@@ -37,6 +51,7 @@ def create_app(
     )
     app[TEMPLATES] = templates()
     app.router.add_static("/static/", STATIC)
-    for page in (sign_in, overview, records, exceptions, replay, watch):
+    pages = (sign_in, overview, records, exceptions, replay, watch, mappings, coverage)
+    for page in (*pages, flagged, vendors, preview, connections, reconciliation):
         page.add_routes(app.router)
     return app

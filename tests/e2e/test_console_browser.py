@@ -19,7 +19,7 @@ from urllib.parse import quote
 
 import aiohttp
 import pytest
-from playwright.async_api import Browser, Page, async_playwright, expect
+from playwright.async_api import Browser, FilePayload, Page, async_playwright, expect
 
 from devstack.dev import CONSOLE_USER, ConsoleLogin, start_console
 from devstack.driver import approve, create_invoice
@@ -252,6 +252,102 @@ async def test_a_form_without_its_csrf_token_is_refused(browser, console_rig):
     assert (await answered.value).status == 403
     await expect(page.get_by_role("alert")).to_contain_text("did not come from the console")
     await snap(page, "csrf-refused")
+
+
+async def test_a_csv_imported_on_the_mappings_page_closes_a_coverage_gap(browser, console_rig):
+    rig = console_rig.rig
+    async with aiohttp.ClientSession() as http:
+        target = await create_invoice(http, rig.coupa)
+        vendor = await rig.fetchval(UNMAP, SIM_CONNECTION, str(target["supplier"]["number"]))
+        invoice = await approve(http, rig.coupa, target["id"])
+    key = f"{SIM_CONNECTION}:invoice:{invoice['id']}"
+    assert (await rig.settle([invoice]))[key] == "parked"
+    supplier = str(invoice["supplier"]["id"])
+
+    page = await signed_in(browser, console_rig, CONSOLE_USER, console_rig.login.password)
+    await page.get_by_role("link", name="Mappings").click()
+    await page.get_by_role("link", name="Coverage: what still lacks a map").click()
+    gap = page.get_by_role("row").filter(has=page.get_by_role("link", name=f"Map {supplier}"))
+    await expect(gap).to_contain_text(key)  # the parked record waits for it
+    lacking = page.locator("td[data-kind=supplier]")
+    before = int(await lacking.inner_text())
+    await snap(page, "coverage")
+
+    await page.get_by_role("link", name="Back to the mappings").click()
+    await page.get_by_label("Coupa or Deltek value contains").fill(vendor)
+    await page.keyboard.press("Enter")
+    await expect(page.get_by_role("table").get_by_role("caption")).to_contain_text("map(s) of")
+    csv_file = FilePayload(
+        name="suppliers.csv",
+        mimeType="text/csv",
+        buffer=f"coupa_value,deltek_value\n{supplier},{vendor}\n".encode(),
+    )
+    await page.get_by_label(f"CSV file of {SIM_CONNECTION} suppliers").set_input_files(csv_file)
+    await snap(page, "mappings")
+    await page.get_by_role("button", name="Import").click()
+    await expect(page.get_by_role("status")).to_contain_text("1 waiting record(s) go on.")
+    await expect(page.get_by_role("row").filter(has_text=key)).to_contain_text(
+        "posted", timeout=60_000
+    )
+    audited = await rig.fetchval(
+        "SELECT details->>'user' FROM audit_events WHERE record_key = $1 AND event = $2",
+        key,
+        "mapping_set",
+    )
+    assert audited == CONSOLE_USER
+
+    await page.goto(f"{console_rig.url}/mappings/coverage")
+    await expect(page.get_by_role("link", name=f"Map {supplier}")).to_have_count(0)
+    assert int(await lacking.inner_text()) == before - 1
+    await snap(page, "coverage-after-import")
+    await page.goto(f"{console_rig.url}/mappings?q={quote(supplier)}")
+    mapped = page.get_by_role("rowheader", name=supplier, exact=True)
+    await expect(page.get_by_role("row").filter(has=mapped)).to_contain_text(
+        f"console:{CONSOLE_USER}"
+    )
+    export = page.get_by_role("link", name=re.compile("^Export .* suppliers as CSV"))
+    exported = await page.context.request.get(
+        console_rig.url + (await export.get_attribute("href") or "")
+    )
+    assert f"\n{supplier},{vendor}\n" in await exported.text()
+
+
+async def test_a_voided_invoice_is_acknowledged_in_the_browser_and_connections_shown(
+    browser, console_rig
+):
+    rig = console_rig.rig
+    async with aiohttp.ClientSession() as http:
+        invoice = await approve(http, rig.coupa, (await create_invoice(http, rig.coupa))["id"])
+        key = f"{SIM_CONNECTION}:invoice:{invoice['id']}"
+        assert (await rig.settle([invoice]))[key] == "posted"
+        async with http.post(f"{rig.coupa}/_admin/invoices/{invoice['id']}/void") as voided:
+            voided.raise_for_status()
+
+    async def flagged() -> bool:
+        return await rig.fetchval(NEWEST_STATE, key) == "flagged"
+
+    await eventually(flagged, within=60, what="the mapper flagging the voided invoice")
+    page = await signed_in(browser, console_rig, CONSOLE_USER, console_rig.login.password)
+    await page.get_by_role("link", name="Flagged").click()
+    item = page.locator("section.panel").filter(has=page.get_by_role("link", name=key))
+    await item.get_by_label("Note: what is being done about it").fill("reversing it in Deltek")
+    await snap(page, "flagged")
+    await page.keyboard.press("Enter")
+    await expect(page.get_by_role("status")).to_contain_text(f"{key} acknowledged.")
+    await expect(page.get_by_role("link", name=key)).to_have_count(0)
+    assert await rig.fetchval(NEWEST_STATE, key) == "flagged"
+    audited = await rig.fetchval(
+        "SELECT details->>'user' || ': ' || (details->>'note') FROM audit_events"
+        " WHERE record_key = $1 AND event = 'acknowledged'",
+        key,
+    )
+    assert audited == f"{CONSOLE_USER}: reversing it in Deltek"
+
+    await page.get_by_role("link", name="Connections").click()
+    await expect(
+        page.get_by_role("heading", name=re.compile(f"^{SIM_CONNECTION} live"))
+    ).to_be_visible()
+    await snap(page, "connections")
 
 
 async def test_many_wrong_passwords_are_limited(browser, console_rig):

@@ -1,5 +1,6 @@
 """Replay from the console: the records picked, what would be sent for each (the dry run),
-and, once confirmed, the sending; both through ``shared.replay`` as ``connector replay`` does."""
+and, once confirmed, the sending; both through ``shared.replay`` as ``connector replay`` does.
+Records are picked on the Records page or by a filter here (``replay_filter.py``)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import logging
 
 from aiohttp import web
 
+from services.console.pages.replay_filter import by_filter
 from services.console.pages.watch import WATCH_LIMIT, watch_url
 from services.console.users import Role
 from services.console.web import actor, needs, refuse, render, see_other, user_of
@@ -40,7 +42,7 @@ def _keys(values: list[str]) -> list[str]:
 async def dry_run(request: web.Request) -> web.Response:
     keys = _keys(request.query.getall("key", []))
     if not keys:
-        return refuse(request, "Pick the records to replay on the Records page.", status=400)
+        return await by_filter(request)
     if len(keys) > REPLAY_LIMIT:
         return refuse(
             request,

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from services.console.read.flagged import NOT_ACKNOWLEDGED
 from shared.db.pool import Connection
 from shared.reference.cache import load_reference
 
@@ -36,6 +37,13 @@ _PARKED = """parked AS (
      WHERE r.state = 'parked'
        AND NOT EXISTS (SELECT 1 FROM records n
                         WHERE n.record_key = r.record_key AND n.id > r.id))"""
+# The newest version of each flagged record nobody acknowledged (``read/flagged.py``).
+_FLAGGED = f"""flagged AS (
+    SELECT r.record_key, r.connection, coalesce(r.last_error, '') AS reason, r.updated_at
+      FROM records r
+     WHERE r.state = 'flagged' AND {NOT_ACKNOWLEDGED}
+       AND NOT EXISTS (SELECT 1 FROM records n
+                        WHERE n.record_key = r.record_key AND n.id > r.id))"""  # noqa: S608 - only constant SQL is put in
 
 
 @dataclass(frozen=True)
@@ -99,12 +107,17 @@ async def waiting_groups(conn: Connection) -> list[Group]:
 
 
 async def reason_groups(conn: Connection) -> list[ReasonGroup]:
+    """Parked records no map can fix, and flagged ones nobody acknowledged, by reason."""
     rows = await conn.fetch(
-        f"""WITH {_PARKED}
-            SELECT connection, coalesce(parked_reason, '') AS reason, count(*) AS n,
+        f"""WITH {_PARKED}, {_FLAGGED},
+            waiting AS (
+                SELECT connection, coalesce(parked_reason, '') AS reason, record_key, updated_at
+                  FROM parked WHERE jsonb_array_length(coalesce(waiting_for, '[]')) = 0
+                UNION ALL
+                SELECT connection, 'Flagged: ' || reason, record_key, updated_at FROM flagged)
+            SELECT connection, reason, count(*) AS n,
                    array_agg(record_key ORDER BY updated_at, record_key) AS keys
-              FROM parked
-             WHERE jsonb_array_length(coalesce(waiting_for, '[]')) = 0
+              FROM waiting
              GROUP BY 1, 2 ORDER BY n DESC, connection, reason"""  # noqa: S608 - only constant SQL is put in
     )
     return [ReasonGroup(r["connection"], r["reason"], r["n"], list(r["keys"])) for r in rows]

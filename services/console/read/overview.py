@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from services.console.read import LATEST
+from services.console.read.flagged import NOT_ACKNOWLEDGED
 from shared.connections.store import list_connections
 from shared.db.pool import Connection
 
@@ -26,6 +27,8 @@ class ConnectionOverview:
     failed_key: str | None = None
     failed_error: str | None = None
     reference_refreshed: datetime | None = None
+    # Flagged records someone acknowledged: still flagged, but no longer waiting for a person.
+    flagged_acknowledged: int = 0
 
     @property
     def total(self) -> int:
@@ -41,15 +44,20 @@ async def overview(conn: Connection) -> list[ConnectionOverview]:
 
     for stored in await list_connections(conn):
         of(stored.name).mode = stored.settings.mode
+    # A flagged record someone acknowledged is counted apart: "flagged" is what waits for a person.
     for row in await conn.fetch(
         f"""WITH {LATEST}
-            SELECT connection, state, count(*) AS n,
+            SELECT connection, state,
+                   count(*) FILTER (WHERE state <> 'flagged' OR {NOT_ACKNOWLEDGED}) AS n,
+                   count(*) FILTER (WHERE state = 'flagged' AND NOT {NOT_ACKNOWLEDGED}) AS seen,
                    count(*) FILTER (WHERE state = 'posted'
                                       AND updated_at >= date_trunc('day', now(), 'UTC')) AS today
-              FROM latest GROUP BY connection, state"""  # noqa: S608 - only constant SQL is put in
+              FROM latest r GROUP BY connection, state"""  # noqa: S608 - only constant SQL is put in
     ):
         item = of(row["connection"])
-        item.states[row["state"]] = row["n"]
+        if row["n"]:
+            item.states[row["state"]] = row["n"]
+        item.flagged_acknowledged += row["seen"]
         item.posted_today += row["today"]
     for row in await conn.fetch(
         f"""WITH {LATEST}
