@@ -1,7 +1,8 @@
 """The non-secret settings of a connection that the mapper and the poster act on.
 
 The connections file (``connector connections apply``) carries these under ``mapping``,
-``deltek`` and ``coupa``; secrets live apart, encrypted, and never reach these models.
+``deltek``, ``coupa`` and ``reconcile``; secrets live apart, encrypted, and never reach these
+models.
 """
 
 from __future__ import annotations
@@ -119,6 +120,17 @@ class CoupaWriteBackSettings(BaseModel):
     mark_exported: bool = False
 
 
+class ReconcileSettings(BaseModel):
+    """Whether the scheduled reconciliation (``connector reconcile --all``) covers the
+    connection: each run spends Coupa and Deltek calls, and a connection still being set up
+    (or one reconciled elsewhere) would only report noise. ``connector reconcile NAME`` runs
+    whatever this says."""
+
+    model_config = _SETTINGS
+
+    enabled: bool = True
+
+
 # ``preview``: the whole pipeline runs but the poster stops before any Deltek write and records
 # what it would send (a shadow run before go-live); ``live`` writes.
 Mode = Literal["preview", "live"]
@@ -134,6 +146,7 @@ class ConnectionSettings(BaseModel):
     mapping: MappingSettings = MappingSettings()
     deltek: DeltekPostingSettings = DeltekPostingSettings()
     coupa: CoupaWriteBackSettings = CoupaWriteBackSettings()
+    reconcile: ReconcileSettings = ReconcileSettings()
 
     @classmethod
     def from_stored(cls, name: str, stored: Mapping[str, Any]) -> ConnectionSettings:
@@ -149,6 +162,7 @@ class ConnectionSettings(BaseModel):
             coupa=CoupaWriteBackSettings.model_validate(
                 _known(stored, "coupa", CoupaWriteBackSettings)
             ),
+            reconcile=ReconcileSettings.model_validate(stored.get("reconcile") or {}),
         )
 
 

@@ -2,9 +2,10 @@
 Deltek's AP and the connector's own records, every invoice in one class (``shared.reconcile``).
 
 Reads only (token requests and GETs). ``--all`` reconciles the current and the previous period
-of every connection, the scheduled run (a CronJob: it needs both APIs, which no single service
-may reach). Each run is stored (``reconciliation_runs``) for the gauges and the alert; progress
-is drawn on stderr, and only on a terminal (``progress.py``).
+of every connection with ``reconcile.enabled`` (the default), the scheduled run (a CronJob: it
+needs both APIs, which no single service may reach). Each run is stored
+(``reconciliation_runs``) for the gauges and the alert; progress is drawn on stderr, and only on
+a terminal (``progress.py``).
 """
 
 from __future__ import annotations
@@ -74,7 +75,11 @@ async def _reconcile(args: argparse.Namespace, settings: Settings) -> int:
     # Piped or logged (a CronJob), the tables keep a width that fits their columns.
     console = Console(width=None if sys.stdout.isatty() else 160)
     async with database(settings, "reconcile") as db:
-        names = [c.name for c in await list_connections(db)] if args.all else [args.name]
+        names = (
+            [c.name for c in await list_connections(db) if c.settings.reconcile.enabled]
+            if args.all
+            else [args.name]
+        )
         periods = current_and_previous(now) if args.all and not args.period else []
         periods = periods or [args.period or now.year * 100 + now.month]
         failed = 0

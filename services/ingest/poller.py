@@ -19,7 +19,8 @@ Two instants per connection and feed, in ``poll_cursors``:
   stamp is now listed about twice instead of once every interval.
 
 Both instants move only after their whole walk was taken in: a failure half-way leaves them
-where they were, so the next poll starts over instead of skipping the unread pages. One replica
+where they were, so the next poll starts over instead of skipping the unread pages. The instant
+a poll has read every feed to its end is kept per connection in ``coupa_polls``. One replica
 polls a connection at a time (a Postgres advisory lock), however many ingest replicas run.
 """
 
@@ -169,6 +170,18 @@ async def write_position(conn: Connection, connection: str, kind: str, position:
     )
 
 
+async def write_polled(conn: Connection, connection: str, at: datetime) -> None:
+    """Note that a poll of ``connection`` read every feed to its end at ``at`` (``coupa_polls``:
+    what operators ask first, kept where every replica and the console see it)."""
+    await conn.execute(
+        """INSERT INTO coupa_polls (connection, polled_at) VALUES ($1, $2)
+           ON CONFLICT (connection)
+           DO UPDATE SET polled_at = GREATEST(coupa_polls.polled_at, EXCLUDED.polled_at)""",
+        connection,
+        at,
+    )
+
+
 @dataclass(frozen=True)
 class Walk:
     """One listing: the changes stamped in ``[since, until)``, ``until`` None for no end."""
@@ -204,7 +217,8 @@ def plan_walks(started: datetime, position: Position, reach: Reach) -> tuple[lis
 
 class Poller:
     """Polls every connection on its interval; ``on_accepted`` is called when anything is new,
-    ``on_polled(name)`` when this replica has read every feed of ``name`` to its end."""
+    ``on_polled(name)`` when this replica has read every feed of ``name`` to its end (and has
+    stored that instant with ``write_polled``)."""
 
     def __init__(
         self,
@@ -273,6 +287,7 @@ class Poller:
                 taken = 0
                 for feed in FEEDS:
                     taken += await self._poll_feed(conn, name, feed)
+                await write_polled(conn, name, self._clock())
                 self._on_polled(name)
                 return taken
             finally:

@@ -15,7 +15,7 @@ from typing import Annotated, Any, ClassVar, Self, get_args, get_origin
 import yaml
 from pydantic import BaseModel, Field, SecretStr, ValidationError, model_validator
 
-from shared.connection_settings import MappingSettings, Mode
+from shared.connection_settings import MappingSettings, Mode, ReconcileSettings
 from shared.connections.model import (
     NAME_PATTERN,
     Connection,
@@ -100,6 +100,7 @@ class ConnectionEntry(HttpsOnly):
     coupa: CoupaSection
     deltek: DeltekSection
     mapping: MappingSettings = MappingSettings()
+    reconcile: ReconcileSettings = ReconcileSettings()
 
     def resolve(self, environ: Mapping[str, str], problems: list[str]) -> Connection | None:
         """The connection with its secrets read; None (and problems added) if some are unset
@@ -125,6 +126,7 @@ class ConnectionEntry(HttpsOnly):
                 self.deltek.model_dump(include=set(DeltekSettings.model_fields))
             ),
             mapping=self.mapping,
+            reconcile=self.reconcile,
         )
         return Connection(self.name, settings, resolved)
 

@@ -22,6 +22,7 @@ from shared.connection_settings import (
     DeltekPostingSettings,
     MappingSettings,
     Mode,
+    ReconcileSettings,
 )
 from shared.coupa.config import DEFAULT_API_VERSION, DEFAULT_SCOPES, CoupaClientConfig
 from shared.deltek.config import DeltekConfig
@@ -117,6 +118,7 @@ class StoredSettings(HttpsOnly):
 
     mode: Mode = "live"
     mapping: MappingSettings = MappingSettings()
+    reconcile: ReconcileSettings = ReconcileSettings()
 
     def pipeline(self, name: str) -> ConnectionSettings:
         """The non-secret settings the mapper and the poster act on (no tenant URL or user)."""

@@ -135,7 +135,7 @@ async def test_sign_in_shows_the_overview(browser, console_rig):
     await expect(
         page.get_by_role("heading", name=re.compile(f"^{SIM_CONNECTION} live"))
     ).to_be_visible()
-    await expect(page.get_by_text("Last poll that found changes")).to_be_visible()
+    await expect(page.get_by_text("Last successful poll")).to_be_visible()
     await snap(page, "overview")
 
 

@@ -20,6 +20,7 @@ class ConnectionOverview:
     posted_today: int = 0
     oldest_parked_key: str | None = None
     oldest_parked_since: datetime | None = None
+    # When a poll last read every Coupa feed to its end, whether it found changes or not.
     last_poll: datetime | None = None
     inbox_waiting: int = 0
     inbox_oldest: datetime | None = None
@@ -73,11 +74,8 @@ async def overview(conn: Connection) -> list[ConnectionOverview]:
     ):
         item = of(row["connection"])
         item.failed_key, item.failed_error = row["record_key"], row["last_error"]
-    # The poll moves its cursor only when it found changes: a quiet poll leaves no trace here.
-    for row in await conn.fetch(
-        "SELECT connection, max(updated_at) AS at FROM poll_cursors GROUP BY connection"
-    ):
-        of(row["connection"]).last_poll = row["at"]
+    for row in await conn.fetch("SELECT connection, polled_at FROM coupa_polls"):
+        of(row["connection"]).last_poll = row["polled_at"]
     for row in await conn.fetch(
         """SELECT connection, count(*) AS n, min(received_at) AS oldest,
                   (array_agg(last_error ORDER BY id DESC)

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+import yaml
 
 from services.cli.main import main
 from services.cli.reconcile.report import CSV_COLUMNS
@@ -66,6 +67,26 @@ async def test_all_reconciles_the_current_and_previous_period_of_every_connectio
     periods = await db.fetch("SELECT connection, period FROM reconciliation_runs ORDER BY period")
     expected = current_and_previous(datetime.now(UTC))
     assert [(r["connection"], r["period"]) for r in periods] == [("acme", p) for p in expected]
+
+
+async def test_all_leaves_out_a_connection_with_reconcile_disabled(
+    cli_env: None, start_sims: StartSims, tmp_path: Path, db
+) -> None:
+    sims = await start_sims()
+    beta = write_file(tmp_path / "beta.yaml", sims, name="beta")
+    data = yaml.safe_load(beta.read_text())
+    data["connections"][0]["reconcile"] = {"enabled": False}
+    beta.write_text(yaml.safe_dump(data))
+    for path in (write_file(tmp_path / "acme.yaml", sims), beta):
+        assert await connector("connections", "apply", str(path)) == 0
+
+    assert await connector("reconcile", "--all", "--quiet") == 0
+    runs = await db.fetch("SELECT DISTINCT connection FROM reconciliation_runs")
+    assert [r["connection"] for r in runs] == ["acme"]
+    # Named, it is reconciled all the same: the setting is about the scheduled run only.
+    assert await connector("reconcile", "beta", "--quiet") == 0
+    runs = await db.fetch("SELECT DISTINCT connection FROM reconciliation_runs ORDER BY 1")
+    assert [r["connection"] for r in runs] == ["acme", "beta"]
 
 
 @pytest.mark.parametrize(
