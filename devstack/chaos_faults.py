@@ -4,8 +4,8 @@ Processes are broken with signals (SIGKILL of a service or of Postgres, SIGSTOP/
 broker); the simulators through their fault plans and token expiry. What each fault injected is
 read back from the simulators before the next plan replaces it, so the report can show it.
 
-With two posters or more, one of them is also SIGKILLed a third of the way in while it holds
-ledger leases (and so the jobs' advisory locks): the other posters must take over its jobs
+With two posters or more, one of them is also SIGKILLed, from a third of the way in, while it
+holds ledger leases (and so the jobs' advisory locks): the other posters must take over its jobs
 without booking any twice, the case the random kills only hit by luck.
 """
 
@@ -30,6 +30,10 @@ from devstack.supervisor import Child, Stack
 _LEASE_POLL = 0.02
 # Deltek's answer time while it looks (the real service's, as the benchmarks use).
 _KILL_LATENCY_MS = 150
+# How long after the faults the look goes on: each kill of a group member holds the group's
+# rebalance up for a session timeout (10 s) on the embedded broker, so with kills every few
+# seconds the victim may own no partition until the faults stop and the backlog drains.
+_KILL_GRACE_SECONDS = 30.0
 # What that look meets while the schedule has Postgres down or just restarted.
 _DATABASE_DOWN: tuple[type[Exception], ...] = (
     OSError,
@@ -128,15 +132,16 @@ class FaultSchedule:
         return Fault("SIGKILL", child.name)
 
     async def _kill_poster_mid_run(self, poster: Child, delay: float, deadline: float) -> None:
-        """After ``delay``, SIGKILL ``poster`` as soon as it holds a live ledger lease (at the
-        ``deadline`` anyway: a poster just restarted may wait out a rebalance with none)."""
+        """After ``delay``, SIGKILL ``poster`` as soon as it holds a live ledger lease: during
+        the faults, or while the backlog drains after them (``_KILL_GRACE_SECONDS``; then
+        anyway, holding none)."""
         await asyncio.sleep(delay)
-        # Jobs take milliseconds against an instant simulator, so a lease is rarely seen live;
-        # Deltek answering like the real service keeps each job (and its lease) open long
-        # enough to be caught in the middle of one.
-        await self._plan("deltek", {"latency_ms": _KILL_LATENCY_MS})
-        self.done[Fault("deltek slow", note="for the mid-run poster kill")] += 1
-        held = await self._live_leases(poster, deadline)
+        held = await self._slow_deltek_and_look(poster, deadline)
+        if not held:
+            # The random faults end (the last one may land an interval late, and may have
+            # replaced Deltek's latency): look on while the backlog drains.
+            await asyncio.sleep(self._every)
+            held = await self._slow_deltek_and_look(poster, deadline + _KILL_GRACE_SECONDS)
         proc = poster.proc
         if proc is None or proc.poll() is not None:
             self.done[Fault("SIGKILL skipped", poster.name, "mid-run: it was restarting")] += 1
@@ -146,6 +151,14 @@ class FaultSchedule:
         print(f"chaos: SIGKILL {poster.name} holding {', '.join(held) or 'no lease'}", flush=True)
         note = f"mid-run, holding {len(held)} ledger lease(s)"
         self.done[Fault("SIGKILL", poster.name, note)] += 1
+
+    async def _slow_deltek_and_look(self, poster: Child, deadline: float) -> list[str]:
+        """Jobs take milliseconds against an instant simulator, so a lease is rarely seen live;
+        Deltek answering like the real service keeps each job (and its lease) open long enough
+        to be caught in the middle of one."""
+        await self._plan("deltek", {"latency_ms": _KILL_LATENCY_MS})
+        self.done[Fault("deltek slow", note="for the mid-run poster kill")] += 1
+        return await self._live_leases(poster, deadline)
 
     async def _live_leases(self, poster: Child, deadline: float) -> list[str]:
         """The records ``poster`` holds a live lease on, asked until there is one or ``deadline``.

@@ -25,6 +25,7 @@ from typing import Any, Protocol
 
 import asyncpg
 
+from services.cli.dev_key import DEV_KEY_FILE
 from services.cli.migrate_cmd import apply as apply_migrations
 from shared.db.pool import init_connection
 from shared.embedded.broker import EmbeddedBroker
@@ -123,7 +124,7 @@ class StackAlreadyRunningError(RuntimeError):
 
 def secret_file(settings: Settings, name: str) -> str:
     """A secret generated once and kept under the state folder (mode 600), e.g. the dev key."""
-    generate = generate_key if name == "master.key" else generate_callout_secret
+    generate = generate_key if name == DEV_KEY_FILE else generate_callout_secret
     return private_file(Path(settings.state_dir) / name, generate)
 
 
@@ -145,7 +146,7 @@ class Stack:
         self.master_key = (
             settings.master_key.get_secret_value()
             if settings.master_key
-            else secret_file(settings, "master.key")
+            else secret_file(settings, DEV_KEY_FILE)
         )
         self.callout_secret = secret_file(settings, "sim-callout.secret")
 
@@ -257,6 +258,9 @@ class Stack:
                 "CONNECTOR_HTTP_PORT": str(port),
                 "CONNECTOR_ADMIN_PORT": str(admin_port),
             }
+            if self.broker is not None:
+                # Tansu 0.6 keeps a leader that leaves mid-rebalance (shared/kafka/group_exit.py).
+                env["CONNECTOR_KAFKA__LEAVE_GROUP_ON_STOP"] = "false"
             log = self.logs / f"{name}.log"
             argv = [*cli, command]
             children.append(

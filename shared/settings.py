@@ -21,10 +21,14 @@ class KafkaTuning(BaseModel):
     idempotent_producer: bool = False
     session_timeout_ms: int = 10_000
     heartbeat_interval_ms: int = 1_000
-    # Also the group's rebalance timeout: how long a rebalance waits for a member that does not
-    # rejoin (some brokers wait it out for a member that died mid-rebalance). It must exceed
-    # ``consumer.drain_seconds``, which a member may spend finishing work before it rejoins.
+    # Also the group's rebalance timeout (the consumer sends it as such): how long a rebalance
+    # waits for a member that does not rejoin. It must exceed ``consumer.drain_seconds``, which
+    # a member may spend finishing work before it rejoins.
     max_poll_interval_ms: int = 20_000
+    # Send LeaveGroup on stop, so the member's partitions move at once (Apache Kafka). Off for
+    # Tansu 0.6, the embedded broker: a leader that leaves mid-rebalance stays the group's leader
+    # and no member gets partitions again; unannounced, it is dropped after the session timeout.
+    leave_group_on_stop: bool = True
     max_batch: int = Field(default=100, ge=1)
     # The most one message may take (the producer's max_request_size), as Apache Kafka's
     # max.message.bytes allows by default; raise both to let an invoice ingest parked as too
@@ -39,6 +43,9 @@ class ConsumerTuning(BaseModel):
     max_in_flight: int = Field(default=64, ge=1)
     # On a rebalance or stop, how long in-flight work may take to finish before it is given up.
     drain_seconds: float = Field(default=10.0, ge=0)
+    # A group rebalance still unfinished after this long is stuck: the consumer joins again as
+    # a new member (logged and counted). Far above a healthy one (rebalance timeout + drain).
+    stuck_rebalance_seconds: float = Field(default=120.0, gt=0)
     max_attempts: int = Field(default=5, ge=1)
     backoff_initial_seconds: float = 0.2
     backoff_max_seconds: float = 30.0

@@ -8,7 +8,9 @@ later one starts when the earlier finished. Each partition is committed up to it
 unfinished message (``progress.PartitionProgress``), so a crash re-delivers only work that was
 not done. A rebalance or a stop first drains what is in flight for the partitions being given up
 (waiting up to ``drain_seconds``, then cancelling what is left, which the next owner re-reads),
-then commits. How one message is handled, retried or dead-lettered is ``delivery.Delivery``.
+then commits. A rebalance that never ends (``rebalance_watch``) makes the loop close its
+consumer and join again. How one message is handled, retried or dead-lettered is
+``delivery.Delivery``.
 """
 
 from __future__ import annotations
@@ -16,14 +18,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Iterable
+from collections.abc import Iterable
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, ConsumerRecord, TopicPartition
 from aiokafka.errors import CommitFailedError, KafkaError
 
 from shared.kafka.delivery import DeadLetterHook, Delivery, MessageHandler, TransientError
+from shared.kafka.group_exit import leave_silently
 from shared.kafka.producer import Publisher
 from shared.kafka.progress import PartitionProgress
+from shared.kafka.rebalance_watch import RebalanceWatch
 from shared.service.metrics import ServiceMetrics
 from shared.settings import ConsumerTuning, KafkaTuning
 
@@ -32,6 +36,8 @@ __all__ = ["ConsumerLoop", "DeadLetterHook", "MessageHandler", "TransientError"]
 log = logging.getLogger(__name__)
 
 _IDLE_FETCH_MS = 500
+# How often a consumer still joining the group is checked for a stuck rebalance.
+_JOIN_CHECK_SECONDS = 1.0
 # While work is in flight, fetch briefly so finished work is committed soon after it finishes.
 _BUSY_FETCH_MS = 50
 # Messages of one key in one partition; a message without a key queues behind its partition's.
@@ -39,16 +45,19 @@ _Lane = tuple[TopicPartition, bytes | None]
 
 
 class _DrainOnRevoke(ConsumerRebalanceListener):  # type: ignore[misc]
-    """Finish (or give back) the work of partitions before the group takes them away."""
+    """Finish (or give back) the work of partitions before the group takes them away, and tell
+    the watch when a rebalance starts and ends."""
 
-    def __init__(self, loop: ConsumerLoop) -> None:
+    def __init__(self, loop: ConsumerLoop, watch: RebalanceWatch) -> None:
         self._loop = loop
+        self._watch = watch
 
     async def on_partitions_revoked(self, revoked: Iterable[TopicPartition]) -> None:
+        self._watch.started()
         await self._loop.drain(set(revoked))
 
     async def on_partitions_assigned(self, assigned: Iterable[TopicPartition]) -> None:
-        return None
+        self._watch.ended()
 
 
 class ConsumerLoop:
@@ -82,35 +91,48 @@ class ConsumerLoop:
             stopping=self._stopping,
             on_dead_letter=on_dead_letter,
         )
+        self._rebalances = RebalanceWatch(
+            group_id, tuning.stuck_rebalance_seconds, metrics.registry
+        )
         self._consumer: AIOKafkaConsumer | None = None
         self._progress: dict[TopicPartition, PartitionProgress] = {}
         self._in_flight: dict[asyncio.Task[bool], TopicPartition] = {}
         self._tails: dict[_Lane, asyncio.Task[bool]] = {}
 
     def stop(self) -> None:
-        """Ask the loop to finish the messages in hand, commit, and leave the group."""
+        """Ask the loop to finish the messages in hand, commit, and go out of the group."""
         self._stopping.set()
 
     async def run(self) -> None:
-        consumer = await self._start_consumer()
-        if consumer is None:
-            return
-        self._consumer = consumer
-        try:
-            while not self._stopping.is_set():
-                await self._fetch(consumer)
-                await self._commit(consumer)
-                await self._report_lag(consumer)
-            await self.drain(set(self._progress))
-        finally:
-            for task in list(self._in_flight):
-                task.cancel()
-            await consumer.stop()
+        while not self._stopping.is_set():
+            consumer = await self._start_consumer()
+            if consumer is None:
+                return
+            self._consumer = consumer
+            try:
+                await self._consume(consumer)
+            finally:
+                for task in list(self._in_flight):
+                    task.cancel()
+                await self._close(consumer)
+                self._consumer = None
+
+    async def _consume(self, consumer: AIOKafkaConsumer) -> None:
+        """Fetch, commit and report until a stop (then drain) or a stuck rebalance (whose
+        revoke already drained everything)."""
+        while not self._stopping.is_set():
+            if self._rebalances.stuck():
+                return
+            await self._fetch(consumer)
+            await self._commit(consumer)
+            await self._report_lag(consumer)
+        await self.drain(set(self._progress))
 
     async def _start_consumer(self) -> AIOKafkaConsumer | None:
-        """Join the group, waiting out a broker that is not up yet."""
+        """Join the group, waiting out a broker that is not up yet and a join that is stuck."""
         attempt = 0
         while not self._stopping.is_set():
+            self._rebalances.ended()  # a new member: whatever the last one waited for is over
             consumer = AIOKafkaConsumer(
                 bootstrap_servers=self._bootstrap,
                 group_id=self._group_id,
@@ -119,27 +141,41 @@ class ConsumerLoop:
                 session_timeout_ms=self._kafka.session_timeout_ms,
                 heartbeat_interval_ms=self._kafka.heartbeat_interval_ms,
                 max_poll_interval_ms=self._kafka.max_poll_interval_ms,
+                # aiokafka's default is the session timeout, shorter than a drain on revoke.
+                rebalance_timeout_ms=self._kafka.max_poll_interval_ms,
             )
-            consumer.subscribe(self._topics, listener=_DrainOnRevoke(self))
+            consumer.subscribe(self._topics, listener=_DrainOnRevoke(self, self._rebalances))
             try:
-                started = await self._unless_stopped(consumer.start())
+                joined = await self._join(consumer)
             except KafkaError as exc:
-                await consumer.stop()
+                await self._close(consumer)
                 attempt += 1
                 log.warning("broker not reachable, retrying", extra={"error": str(exc)})
                 await self._deliver.pause(attempt)
                 continue
-            if not started:
-                await consumer.stop()
-                return None
+            if not joined:  # stopped, or stuck: the loop's condition tells which
+                await self._close(consumer)
+                continue
+            if not self._kafka.leave_group_on_stop:
+                leave_silently(consumer)  # also aiokafka's own leave after a long idle spell
             return consumer
         return None
 
-    async def _unless_stopped(self, work: Awaitable[None]) -> bool:
-        """Await ``work`` unless a stop comes first (a group join can take many seconds)."""
-        task = asyncio.ensure_future(work)
+    async def _close(self, consumer: AIOKafkaConsumer) -> None:
+        """Stop ``consumer``, leaving the group unless ``kafka.leave_group_on_stop`` is off."""
+        if not self._kafka.leave_group_on_stop:
+            leave_silently(consumer)
+        await consumer.stop()
+
+    async def _join(self, consumer: AIOKafkaConsumer) -> bool:
+        """Start ``consumer``, which returns once the group assigned it partitions; False if a
+        stop came first or the join got stuck (a group join can take many seconds)."""
+        task = asyncio.ensure_future(consumer.start())
         stopping = asyncio.ensure_future(self._stopping.wait())
-        await asyncio.wait({task, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        while not (task.done() or stopping.done() or self._rebalances.stuck()):
+            await asyncio.wait(
+                {task, stopping}, timeout=_JOIN_CHECK_SECONDS, return_when=asyncio.FIRST_COMPLETED
+            )
         stopping.cancel()
         if task.done():
             task.result()
