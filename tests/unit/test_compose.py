@@ -5,7 +5,8 @@ The file must follow the Compose Specification (``compose-spec``, a strict parse
 order must be real (health checks, migrations before services); secrets must come only from the
 git-ignored env file, whose example must name every variable the containers need; every command
 must parse with the ``connector`` parser; Prometheus must scrape the ports the services actually
-serve metrics on; and the demo's connection and maps must fit the simulators' seeded data.
+serve metrics on; the console must find its users file where the env file says and a writable
+state folder; and the demo's connection, maps and console user must fit what they are used with.
 """
 
 from __future__ import annotations
@@ -24,13 +25,16 @@ from urllib.parse import urlsplit
 import compose_spec
 import pytest
 import yaml
-from pydantic import SecretStr
+from pydantic import BaseModel, SecretStr
 
 from devstack.sim_setup import GL_CROSSWALK, PHASES, sim_connection
 from devstack.supervisor import SIM_CONNECTION, Stack
+from services.cli import console_cmd
 from services.cli import main as cli
-from shared.mappings_csv import KINDS, parse_csv
+from services.console.settings import ConsoleSettings
+from services.console.users import UsersFileError, hash_password, parse_users
 from shared.connections.file import load_connections
+from shared.mappings_csv import KINDS, parse_csv
 from shared.secrets import MasterKey, SecretsError, generate_callout_secret, weakness
 from shared.settings import Settings
 from simulators.coupa.cli import COUPA_SIM_CALLOUT_SECRET
@@ -48,11 +52,15 @@ SERVICES: dict[str, dict[str, Any]] = COMPOSE["services"]
 ENV_FILE = "./deploy/compose/connector.env"
 DEMO = {"coupa-sim", "deltek-sim", "demo-setup", "demo-approver"}
 PIPELINE = set(cli.SERVICE_PORTS)  # ingest, mapper, poster
+SCRAPED = PIPELINE | {"console"}  # every service with an admin port
 DATABASE, BROKER, KEY = (
     "CONNECTOR_DATABASE_URL",
     "CONNECTOR_KAFKA_BOOTSTRAP",
     "CONNECTOR_MASTER_KEY",
 )
+USERS_FILE, SESSION_SECRET = "CONNECTOR_CONSOLE__USERS_FILE", "CONNECTOR_CONSOLE__SESSION_SECRET"
+USERS_FOLDER = "deploy/compose/console"
+IMAGE_USER = re.search(r"^USER (\d+):(\d+)$", (ROOT / "Dockerfile").read_text(), re.M)
 # What each command cannot start without: unset servers mean the embedded dev stack, which a
 # container does not have; the master key wherever stored secrets are opened or sealed.
 NEEDS = {
@@ -64,6 +72,10 @@ NEEDS = {
     "connections": {DATABASE, KEY},
     "reference": {DATABASE, KEY},
     "mappings": {DATABASE},
+    # Serving: replay publishes, the diagnostics and the go-live preview open credentials.
+    "console": {DATABASE, BROKER, KEY, USERS_FILE, SESSION_SECRET},
+    "console add-user": set(),  # writes the file its --file names
+    "reconcile": {DATABASE, KEY},
 }
 
 
@@ -75,22 +87,40 @@ def env_example() -> dict[str, str]:
 
 
 def commands(service: dict[str, Any]) -> list[list[str]]:
-    """The command lines a service runs: its command, or each step of an ``sh -c`` chain."""
+    """The command lines a service runs: its command, or each step (and each side of a pipe)
+    of an ``sh -c`` chain."""
     command = service.get("command")
     if command is None:
         return []
     if command[:2] == ["sh", "-c"]:
-        return [shlex.split(step) for step in command[2].split("&&")]
+        steps = (line for step in command[2].split("&&") for line in step.split("|"))
+        return [shlex.split(line) for line in steps]
     return [command]
+
+
+def piped_into(service: dict[str, Any], words: list[str]) -> list[str]:
+    """The command whose output an ``sh -c`` step pipes into ``connector <words> ...``."""
+    for step in service["command"][2].split("&&"):
+        source, _, sink = step.partition("|")
+        if shlex.split(sink)[1 : 1 + len(words)] == words:
+            return shlex.split(source)
+    raise AssertionError(f"nothing is piped into connector {shlex.join(words)}")
 
 
 def connector_commands(name: str) -> list[list[str]]:
     return [line for line in commands(SERVICES[name]) if line[0] == "connector"]
 
 
+def subcommand(line: list[str]) -> str:
+    """``ingest``, ``migrate``, ...; the console's user commands apart from serving it."""
+    if line[1] == "console" and line[2:3] in (["add-user"], ["hash-password"]):
+        return f"console {line[2]}"
+    return line[1]
+
+
 def runs(name: str) -> set[str]:
     """The ``connector`` subcommands a service runs (``ingest``, ``migrate``, ...)."""
-    return {line[1] for line in connector_commands(name)}
+    return {subcommand(line) for line in connector_commands(name)}
 
 
 def flag(line: list[str], name: str) -> str:
@@ -137,10 +167,11 @@ def test_every_service_has_an_image_and_ours_are_built_from_a_stage_of_the_docke
             assert service["image"].endswith(f":{target}"), name
 
 
-def test_only_the_demo_services_are_in_a_profile():
+def test_only_the_demo_services_and_the_reconciliation_are_in_a_profile():
     profiled = {name for name, service in SERVICES.items() if "profiles" in service}
-    assert profiled == DEMO
+    assert profiled == DEMO | {"reconcile"}
     assert all(SERVICES[name]["profiles"] == ["demo"] for name in DEMO)
+    assert SERVICES["reconcile"]["profiles"] == ["reconcile"]
 
 
 # --- start order --------------------------------------------------------------------------
@@ -171,7 +202,7 @@ def test_migrations_and_topics_wait_for_healthy_postgres_and_kafka():
 
 
 def test_everything_that_uses_the_schema_starts_after_migrate_succeeded():
-    for name in sorted(PIPELINE | {"demo-setup"}):
+    for name in sorted(PIPELINE | {"console", "reconcile", "demo-setup"}):
         assert SERVICES[name]["depends_on"]["migrate"] == {
             "condition": "service_completed_successfully"
         }, name
@@ -207,15 +238,27 @@ def test_every_published_port_is_bound_to_loopback():
         assert all(address == "127.0.0.1" for address in found), (name, found)
 
 
+def setting_variables(model: type[BaseModel], prefix: str = "CONNECTOR_") -> dict[str, Any]:
+    """Every variable the settings read (nested parts joined by ``__``), with its type."""
+    found: dict[str, Any] = {}
+    for name, info in model.model_fields.items():
+        variable = f"{prefix}{name.upper()}"
+        part = info.annotation
+        if isinstance(part, type) and issubclass(part, BaseModel):
+            found |= setting_variables(part, f"{variable}__")
+        else:
+            found[variable] = part
+    return found
+
+
 def secret_variables() -> set[str]:
     """The connector's secret settings (``SecretStr``) as variables, and the other secrets."""
-    fields = Settings.model_fields.items()
     ours = {
-        f"CONNECTOR_{name.upper()}"
-        for name, info in fields
-        if SecretStr in (info.annotation, *get_args(info.annotation))
+        variable
+        for variable, annotation in setting_variables(ConsoleSettings).items()
+        if SecretStr in (annotation, *get_args(annotation))
     }
-    assert {DATABASE, KEY} <= ours
+    assert {DATABASE, KEY, SESSION_SECRET} <= ours
     return ours | {"POSTGRES_PASSWORD", COUPA_SIM_CALLOUT_SECRET}
 
 
@@ -238,10 +281,13 @@ def test_the_env_file_is_git_ignored_and_its_example_is_in_the_repository():
 def test_the_env_example_holds_placeholders_that_refuse_to_run():
     """A copy used unfilled stops with a clear message instead of running on published keys."""
     example = env_example()
-    assert all(v.startswith("CHANGE-ME") for k, v in example.items() if k != DATABASE)
+    paths = {DATABASE, USERS_FILE}
+    assert all(v.startswith("CHANGE-ME") for k, v in example.items() if k not in paths)
     with pytest.raises(SecretsError, match="not a valid master key"):
         MasterKey.parse(example[KEY], source=KEY)
     assert weakness(example[COUPA_SIM_CALLOUT_SECRET], verified=True)
+    # `connector console` refuses a session secret this short.
+    assert len(example[SESSION_SECRET]) < console_cmd.MIN_SECRET_LENGTH
 
 
 def needs(name: str) -> set[str]:
@@ -263,7 +309,7 @@ def test_every_container_gets_what_it_needs_from_the_compose_file_or_the_env_fil
             given |= set(example)
         assert needs(name) <= given, (name, needs(name) - given)
     # The connector's settings name these variables (prefix CONNECTOR_): none is misspelt.
-    settings = {f"CONNECTOR_{name.upper()}" for name in Settings.model_fields}
+    settings = set(setting_variables(ConsoleSettings))
     assert {key for key in example if key.startswith("CONNECTOR_")} <= settings
 
 
@@ -308,18 +354,78 @@ def test_services_listen_on_every_address_of_their_container():
         assert flag(SERVICES[name]["command"], "--host") == "0.0.0.0"
 
 
+# --- the console and the scheduled reconciliation -----------------------------------------
+
+
+def test_the_console_is_published_on_its_own_port_and_runs_once():
+    (line,) = connector_commands("console")
+    port = flag(line, "--port")
+    assert SERVICES["console"]["ports"] == [f"127.0.0.1:{port}:{port}"]
+    assert port not in {flag(connector_commands(s)[0], "--port") for s in PIPELINE}
+    # The sign-in limiter counts in memory: one console, or the attempts allowed multiply.
+    assert SERVICES["console"].get("deploy", {}).get("replicas", 1) == 1
+
+
+def test_the_console_reads_its_users_from_the_folder_the_env_file_names_read_only():
+    users_file = Path(env_example()[USERS_FILE])
+    source, mode = mounts("console")[str(users_file.parent)]
+    # The folder, so a replaced file (add-user, an editor) is seen, and never writable here.
+    assert (source, mode) == (f"./{USERS_FOLDER}", "ro")
+    assert (ROOT / source).is_dir()
+    ignored = (ROOT / ".gitignore").read_text().splitlines()
+    assert f"{USERS_FOLDER}/{users_file.name}" in ignored
+
+
+def test_the_users_example_refuses_to_start_until_each_placeholder_is_a_hash():
+    text = (ROOT / USERS_FOLDER / "users.yaml.example").read_text()
+    with pytest.raises(UsersFileError, match="hash-password"):
+        parse_users(text)
+    assert "connector console hash-password" in text
+    filled = parse_users(text.replace("CHANGE-ME", f'"{hash_password("a" * 16)}"'))
+    assert filled and all(user.password_hash.startswith("$argon2id$") for user in filled.values())
+
+
+def test_the_console_writes_previews_to_a_folder_of_the_images_user():
+    """The image's root filesystem is root's; the state folder is a tmpfs the user owns."""
+    assert IMAGE_USER is not None
+    state = SERVICES["console"]["environment"]["CONNECTOR_STATE_DIR"]
+    (tmpfs,) = SERVICES["console"]["tmpfs"]
+    path, _, options = tmpfs.partition(":")
+    assert path == state
+    assert {"uid=" + IMAGE_USER[1], "gid=" + IMAGE_USER[2]} <= set(options.split(","))
+    # Everything else the console's settings read comes from the shared block and the env file.
+    assert SERVICES["console"]["environment"].items() >= SERVICES["ingest"]["environment"].items()
+
+
+def test_the_reconciliation_runs_every_connection_once_when_asked():
+    reconcile = SERVICES["reconcile"]
+    assert connector_commands("reconcile") == [["connector", "reconcile", "--all", "--quiet"]]
+    # A one-off run (`docker compose run --rm reconcile`, from cron): never restarted.
+    assert reconcile["restart"] == "no"
+    assert "ports" not in reconcile
+
+
 # --- files the stack mounts ---------------------------------------------------------------
+
+
+def mounts(name: str) -> dict[str, tuple[str, str]]:
+    """Container path -> (source, mode) of each volume a service mounts (mode "rw" if unsaid);
+    a source in the repository starts with ``./``."""
+    found = {}
+    for volume in SERVICES[name].get("volumes", []):
+        source, target, *mode = volume.split(":")
+        found[target] = (source, mode[0] if mode else "rw")
+    return found
 
 
 def binds() -> dict[str, str]:
     """Repository path -> container path of every file or folder a service mounts."""
-    found: dict[str, str] = {}
-    for service in SERVICES.values():
-        for volume in service.get("volumes", []):
-            source, target = volume.split(":")[:2]
-            if source.startswith("./"):
-                found[source.removeprefix("./")] = target
-    return found
+    return {
+        source.removeprefix("./"): target
+        for name in SERVICES
+        for target, (source, _) in mounts(name).items()
+        if source.startswith("./")
+    }
 
 
 def test_every_file_the_stack_mounts_is_in_the_repository():
@@ -350,8 +456,8 @@ def scrape_config() -> dict[str, Any]:
 
 def test_prometheus_scrapes_the_admin_port_of_every_replica_of_every_service():
     jobs = {job["job_name"]: job for job in scrape_config()["scrape_configs"]}
-    assert set(jobs) == PIPELINE
-    for service in PIPELINE:
+    assert set(jobs) == SCRAPED
+    for service in SCRAPED:
         (line,) = connector_commands(service)
         port = int(flag(line, "--port"))
         admin = Settings(http_port=port).admin_listen_port()
@@ -417,7 +523,8 @@ def test_demo_setup_stores_the_connection_then_its_reference_data_then_every_map
     steps = connector_commands("demo-setup")
     assert steps[0][1:3] == ["connections", "apply"]
     assert steps[1][1:] == ["reference", "refresh", SIM_CONNECTION]
-    imports = {flag(step, "--kind"): step[-1] for step in steps[2:]}
+    imports = {flag(step, "--kind"): step[-1] for step in steps if step[1] == "mappings"}
+    assert [step[1] for step in steps] == ["connections", "reference", *["mappings"] * 3, "console"]
     assert set(imports) == set(KINDS)
     mounted = binds()["deploy/compose/demo"]
     for kind, path in imports.items():
@@ -435,6 +542,24 @@ def test_the_approver_approves_new_invoices_in_the_coupa_simulator_once_setup_is
     assert '{"status": "approved"}' in script
     assert "$$APPROVE_EVERY" in script and approver["environment"]["APPROVE_EVERY"]
     assert approver["depends_on"]["demo-setup"] == {"condition": "service_completed_successfully"}
+
+
+def test_demo_setup_adds_the_console_admin_with_the_documented_demo_password():
+    setup = SERVICES["demo-setup"]
+    (add_user,) = [line for line in connector_commands("demo-setup") if line[1] == "console"]
+    assert add_user[2:4] == ["add-user", "admin"] and flag(add_user, "--role") == "admin"
+    users_file = flag(add_user, "--file")
+    assert users_file == env_example()[USERS_FILE]
+    # The console's folder, writable here; the file then goes to the folder's owner, readable.
+    assert mounts("demo-setup")[str(Path(users_file).parent)] == (f"./{USERS_FOLDER}", "rw")
+    # It alone runs as root, to write there whoever owns the checkout; the rest as the image's.
+    assert {name: s["user"] for name, s in SERVICES.items() if "user" in s} == {"demo-setup": "0:0"}
+    steps = [shlex.split(step) for step in setup["command"][2].split("&&")]
+    assert ["chown", f"--reference={Path(users_file).parent}", users_file] in steps
+    assert ["chmod", "0644", users_file] in steps
+    echo, password = piped_into(setup, ["console", "add-user"])
+    assert echo == "echo" and len(password) >= console_cmd.MIN_PASSWORD_LENGTH
+    assert f"password `{password}`" in (ROOT / "README.md").read_text()
 
 
 def demo_connection() -> Any:

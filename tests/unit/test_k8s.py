@@ -5,29 +5,36 @@ validated against the Kubernetes schemas (``kubernetes-validate``, strict); the 
 (KEDA, Prometheus Operator), which those schemas lack, are checked field by field. Then the
 promises the manifests make are checked on what renders, against the code they deploy where the
 code decides (the routes of ingest, the group and topic the poster consumes, the partition count,
-which services open secrets), so a patch that breaks one fails here.
+which commands open secrets, the console's settings), so a patch that breaks one fails here.
 """
 
 from __future__ import annotations
 
 import importlib
+import importlib.util
+import pkgutil
 import re
 import shutil
 import subprocess
 from collections.abc import Iterator
 from functools import cache
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import kubernetes_validate  # type: ignore[import-untyped]
 import pytest
 import yaml
 
+import services.console.pages
+from services.console.app import create_app as create_console_app
+from services.console.settings import ConsoleSettings
 from services.ingest import app as ingest_app
 from services.poster import app as poster_app
 from shared.endpoints import Endpoints
 from shared.kafka.topics import Topics
 from shared.settings import Settings
+from tests.unit.test_production_image import parser_without_harness
 from tools import k8s_rules
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -37,8 +44,12 @@ OVERLAYS = ("dev", "prod")
 # The oldest Kubernetes the manifests are meant for, and the newest schemas shipped.
 K8S_VERSIONS = ("1.30", kubernetes_validate.utils.latest_version())
 CUSTOM_KINDS = {"ScaledObject", "PodMonitor", "PrometheusRule"}
-SERVICES = ("ingest", "mapper", "poster")
+PIPELINE = ("ingest", "mapper", "poster")
+SERVICES = (*PIPELINE, "console")  # the Deployments: HTTP and admin ports, probes, budgets
 MASTER_KEY_SECRET = "connector-master-key"
+CONSOLE_SECRET = "connector-console"
+# Pods that read Coupa or Deltek (label `service` or `task`): HTTPS out to public addresses.
+READ_THE_APIS = {"ingest", "poster", "console", "reconcile"}
 IMAGE_USER = 10001  # the Dockerfile's numeric user and group
 UNUSED_ENDPOINTS = Endpoints("postgresql://unused/connector", "unused:9092")
 
@@ -72,17 +83,30 @@ def named(objs: list[Obj], kind: str, name: str) -> Obj:
 
 
 def workloads(objs: list[Obj]) -> list[Obj]:
-    return of_kind(objs, "Deployment") + of_kind(objs, "Job")
+    return of_kind(objs, "Deployment") + of_kind(objs, "Job") + of_kind(objs, "CronJob")
+
+
+def template(workload: Obj) -> Obj:
+    """The pod template of a Deployment or Job, or of the Jobs a CronJob makes."""
+    spec = workload["spec"]
+    if workload["kind"] == "CronJob":
+        spec = spec["jobTemplate"]["spec"]
+    found: Obj = spec["template"]
+    return found
 
 
 def containers(workload: Obj) -> list[Obj]:
-    pod = workload["spec"]["template"]["spec"]
+    pod = template(workload)["spec"]
     return [*pod.get("initContainers", []), *pod["containers"]]
 
 
 def config_env(objs: list[Obj]) -> dict[str, str]:
-    (config,) = of_kind(objs, "ConfigMap")
-    assert config["metadata"]["name"].startswith("connector-config")
+    """The settings every pod shares (kustomize appends a hash of them to the name)."""
+    (config,) = [
+        c
+        for c in of_kind(objs, "ConfigMap")
+        if c["metadata"]["name"].startswith("connector-config")
+    ]
     data: dict[str, str] = config["data"]
     return data
 
@@ -92,6 +116,17 @@ def settings_of(objs: list[Obj], monkeypatch: pytest.MonkeyPatch) -> Settings:
     for name, value in config_env(objs).items():
         monkeypatch.setenv(name, value)
     return Settings()
+
+
+def console_settings_of(objs: list[Obj], monkeypatch: pytest.MonkeyPatch) -> ConsoleSettings:
+    """What the console reads from both ConfigMaps it is given, parsed as it parses them."""
+    (container,) = containers(named(objs, "Deployment", "connector-console"))
+    given = {source["configMapRef"]["name"] for source in container["envFrom"]}
+    for config in of_kind(objs, "ConfigMap"):
+        if config["metadata"]["name"] in given:
+            for name, value in config["data"].items():
+                monkeypatch.setenv(name, value)
+    return ConsoleSettings()
 
 
 def secret_refs(container: Obj, pod: Obj) -> Iterator[tuple[str, bool]]:
@@ -136,9 +171,10 @@ def test_every_namespaced_object_lands_in_the_namespace(tree: str):
 @pytest.mark.parametrize("tree", TREES)
 def test_every_workload_runs_locked_down(tree: str):
     objs = render(tree)
-    assert len(of_kind(objs, "Deployment")) == 3 and len(of_kind(objs, "Job")) == 2
+    counts = {kind: len(of_kind(objs, kind)) for kind in ("Deployment", "Job", "CronJob")}
+    assert counts == {"Deployment": 4, "Job": 2, "CronJob": 1}
     for workload in workloads(objs):
-        name, pod = workload["metadata"]["name"], workload["spec"]["template"]["spec"]
+        name, pod = workload["metadata"]["name"], template(workload)["spec"]
         assert pod["automountServiceAccountToken"] is False, name
         assert pod["securityContext"] == {
             "runAsNonRoot": True,
@@ -156,8 +192,57 @@ def test_every_workload_runs_locked_down(tree: str):
             }, where
             resources = container["resources"]
             assert set(resources["requests"]) == set(resources["limits"]) == {"cpu", "memory"}
-            # Nothing writes to disk, so nothing needs a writable volume.
-            assert all(mount.get("readOnly") for mount in container.get("volumeMounts", [])), where
+            # Nothing writes to disk but the console's preview, into a scratch folder.
+            volumes = {volume["name"]: volume for volume in pod.get("volumes", [])}
+            writable = [
+                (mount["mountPath"], volumes[mount["name"]])
+                for mount in container.get("volumeMounts", [])
+                if not mount.get("readOnly")
+            ]
+            assert all("emptyDir" in volume for _, volume in writable), where
+            assert not writable or where == "connector-console/console", where
+
+
+def test_the_console_writes_only_to_its_state_folder_and_reads_users_from_its_secret(
+    monkeypatch: pytest.MonkeyPatch,
+):
+    objs = render("prod")
+    console = named(objs, "Deployment", "connector-console")
+    settings = console_settings_of(objs, monkeypatch)
+    (container,) = containers(console)
+    mounts = {mount["mountPath"]: mount for mount in container["volumeMounts"]}
+    volumes = {volume["name"]: volume for volume in template(console)["spec"]["volumes"]}
+    state = mounts[settings.state_dir]
+    assert not state.get("readOnly") and "emptyDir" in volumes[state["name"]]
+    assert volumes[state["name"]]["emptyDir"]["sizeLimit"]
+    # The users file is a key of the Secret, in a folder the kubelet refreshes: no subPath,
+    # which would pin the file as it was when the pod started.
+    assert settings.console.users_file is not None
+    users_file = Path(settings.console.users_file)
+    users = mounts[str(users_file.parent)]
+    assert users["readOnly"] and "subPath" not in users
+    secret = volumes[users["name"]]["secret"]
+    assert secret["secretName"] == CONSOLE_SECRET
+    assert secret["items"] == [{"key": users_file.name, "path": users_file.name}]
+    session = {var["name"]: var for var in container["env"]}["CONNECTOR_CONSOLE__SESSION_SECRET"]
+    assert session["valueFrom"]["secretKeyRef"]["name"] == CONSOLE_SECRET
+    # The console alone reads its Secret.
+    readers = {
+        workload["metadata"]["name"]
+        for workload in workloads(objs)
+        for c in containers(workload)
+        for name, _ in secret_refs(c, template(workload)["spec"])
+        if name == CONSOLE_SECRET
+    }
+    assert readers == {"connector-console"}
+
+
+@pytest.mark.parametrize("tree", TREES)
+def test_one_console_runs_without_an_autoscaler(tree: str):
+    """The sign-in limiter counts wrong passwords in memory: each replica would allow its own."""
+    objs = render(tree)
+    assert named(objs, "Deployment", "connector-console")["spec"]["replicas"] == 1
+    assert "connector-console" not in _autoscalers(objs)
 
 
 @pytest.mark.parametrize("tree", TREES)
@@ -167,8 +252,8 @@ def test_services_are_probed_spread_and_covered_by_a_disruption_budget(tree: str
     budgets = {pdb["metadata"]["name"]: pdb["spec"] for pdb in of_kind(objs, "PodDisruptionBudget")}
     for service in SERVICES:
         deployment = named(objs, "Deployment", f"connector-{service}")
-        pod_labels = deployment["spec"]["template"]["metadata"]["labels"]
-        (container,) = deployment["spec"]["template"]["spec"]["containers"]
+        pod_labels = template(deployment)["metadata"]["labels"]
+        (container,) = template(deployment)["spec"]["containers"]
         assert container["command"] == ["connector", service]
         ports = {port["name"]: port["containerPort"] for port in container["ports"]}
         # The ports the service is told to listen on are the ports the probes and scrapes use.
@@ -181,8 +266,11 @@ def test_services_are_probed_spread_and_covered_by_a_disruption_budget(tree: str
         assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http"}
         budget = budgets[f"connector-{service}"]
         assert budget["selector"]["matchLabels"] == pod_labels
+        # One console: 1 lets a node drain move it (console.yaml says why).
         assert budget["maxUnavailable"] == 1
-        spread = deployment["spec"]["template"]["spec"]["topologySpreadConstraints"]
+        if service not in PIPELINE:
+            continue
+        spread = template(deployment)["spec"]["topologySpreadConstraints"]
         assert {c["topologyKey"] for c in spread} == {
             "kubernetes.io/hostname",
             "topology.kubernetes.io/zone",
@@ -195,7 +283,10 @@ def test_no_service_exposes_the_admin_port(tree: str):
     objs = render(tree)
     admin = int(config_env(objs)["CONNECTOR_ADMIN_PORT"])
     services = of_kind(objs, "Service")
-    assert [svc["metadata"]["name"] for svc in services] == ["connector-ingest"]
+    assert {svc["metadata"]["name"] for svc in services} == {
+        "connector-ingest",
+        "connector-console",
+    }
     for svc in services:
         for port in svc["spec"]["ports"]:
             assert port["targetPort"] not in ("admin", admin) and port["port"] != admin
@@ -220,7 +311,7 @@ def _ingress_admits(ingress: Obj, path: str) -> bool:
 
 @pytest.mark.parametrize("tree", TREES)
 def test_the_ingress_exposes_the_callouts_and_token_endpoint_only(tree: str):
-    (ingress,) = of_kind(render(tree), "Ingress")
+    ingress = named(render(tree), "Ingress", "connector-callouts")
     routes = ingest_app.create_app(Settings(), UNUSED_ENDPOINTS).router.routes()
     exposed = {"/metrics": False}
     for route in routes:
@@ -242,27 +333,90 @@ def test_the_ingress_exposes_the_callouts_and_token_endpoint_only(tree: str):
     assert tls["secretName"]
 
 
-def _opens_secrets(service: str) -> bool:
-    """Whether the service reads the encrypted connections store, which needs the master key."""
-    return hasattr(importlib.import_module(f"services.{service}.app"), "use_connections")
+def _hosts(ingress: Obj) -> set[str]:
+    return {host["host"] for host in ingress["spec"]["rules"]}
+
+
+@pytest.mark.parametrize("tree", TREES)
+def test_the_console_has_an_ingress_of_its_own_on_its_own_tls_host(tree: str):
+    objs = render(tree)
+    assert {i["metadata"]["name"] for i in of_kind(objs, "Ingress")} == {
+        "connector-callouts",
+        "connector-console",
+    }
+    ingress = named(objs, "Ingress", "connector-console")
+    console_app = create_console_app(ConsoleSettings(), UNUSED_ENDPOINTS, {}, "s" * 32)
+    pages = {
+        re.sub(r"\{[^}]+\}", "x", route.resource.canonical if route.resource else "")
+        for route in console_app.router.routes()
+    }
+    assert {"/", "/exceptions", "/sign-in"} <= pages
+    assert all(_ingress_admits(ingress, page) for page in pages)
+    for host in ingress["spec"]["rules"]:
+        for rule in host["http"]["paths"]:
+            assert rule["backend"]["service"] == {
+                "name": "connector-console",
+                "port": {"name": "http"},
+            }
+    (tls,) = ingress["spec"]["tls"]
+    assert _hosts(ingress) <= set(tls["hosts"])
+    callouts = named(objs, "Ingress", "connector-callouts")
+    assert tls["secretName"] != callouts["spec"]["tls"][0]["secretName"]
+    # Coupa's host serves Coupa's routes alone, and the console's none of them.
+    assert not _hosts(ingress) & _hosts(callouts)
+    service = named(objs, "Service", "connector-console")
+    assert service["spec"]["ports"] == [{"name": "http", "port": 8080, "targetPort": "http"}]
+
+
+# Names a module that opens stored secrets binds: a service's connections store, the CLI's key
+# ring, or the key ring itself (the console's diagnostics).
+SECRET_OPENERS = {"use_connections", "key_ring", "KeyRing"}
+
+
+def _command_modules(command: list[str]) -> list[ModuleType]:
+    """The modules that carry out ``connector <command>``: a service's app, the console's pages,
+    or the subcommand's own module (``topics`` has none)."""
+    name = command[1]
+    if name in PIPELINE:
+        return [importlib.import_module(f"services.{name}.app")]
+    if name == "console":
+        pages = pkgutil.iter_modules(services.console.pages.__path__, "services.console.pages.")
+        return [importlib.import_module(page.name) for page in pages]
+    found = importlib.util.find_spec(f"services.cli.{name}_cmd")
+    return [importlib.import_module(found.name)] if found else []
+
+
+def _opens_secrets(command: list[str]) -> bool:
+    """Whether the command opens the sealed connection secrets, which needs the master key."""
+    assert command[0] == "connector", command
+    return any(SECRET_OPENERS & vars(module).keys() for module in _command_modules(command))
 
 
 @pytest.mark.parametrize("tree", TREES)
 def test_the_master_key_reaches_only_what_opens_secrets(tree: str):
     objs = render(tree)
     assert not of_kind(objs, "Secret"), "Secrets are the operator's; no manifest may carry one"
-    holders = set()
+    holders, openers = set(), set()
     for workload in workloads(objs):
-        pod = workload["spec"]["template"]["spec"]
+        pod = template(workload)["spec"]
         for container in containers(workload):
+            where = f"{workload['metadata']['name']}/{container['name']}"
             if any(name == MASTER_KEY_SECRET for name, _ in secret_refs(container, pod)):
-                holders.add(f"{workload['metadata']['name']}/{container['name']}")
+                holders.add(where)
+            if _opens_secrets(container["command"]):
+                openers.add(where)
             # Settings come from the ConfigMap and secrets from Secrets: no literal in a pod spec.
             assert all("value" not in var for var in container.get("env", [])), container["name"]
-    expected = {f"connector-{s}/{s}" for s in SERVICES if _opens_secrets(s)}
+    assert holders == openers
+    # What that derivation finds today, so that a change to it shows here too.
     (connections_job,) = [h for h in holders if h.startswith("connector-connections")]
-    assert holders == expected | {connections_job}
     assert connections_job.endswith("/apply")
+    assert holders - {connections_job} == {
+        "connector-ingest/ingest",
+        "connector-poster/poster",
+        "connector-console/console",
+        "connector-reconcile/reconcile",
+    }
 
 
 def test_the_secret_example_names_every_secret_the_pods_require():
@@ -275,7 +429,7 @@ def test_the_secret_example_names_every_secret_the_pods_require():
         name
         for workload in workloads(objs)
         for container in containers(workload)
-        for name, optional in secret_refs(container, workload["spec"]["template"]["spec"])
+        for name, optional in secret_refs(container, template(workload)["spec"])
         if not optional
     }
     assert required == example
@@ -375,6 +529,51 @@ def test_every_release_gets_its_own_jobs(tree: str):
     assert volume["secret"]["secretName"] == "connector-connections"
 
 
+@pytest.mark.parametrize("tree", TREES)
+def test_every_command_is_one_the_production_image_offers(
+    tree: str, monkeypatch: pytest.MonkeyPatch
+):
+    parser = parser_without_harness(monkeypatch)
+    for workload in workloads(render(tree)):
+        for container in containers(workload):
+            command = container["command"]
+            assert command[0] == "connector", command
+            try:
+                parser.parse_args(command[1:])
+            except SystemExit:
+                pytest.fail(f"{workload['metadata']['name']}: not a connector command: {command}")
+
+
+@pytest.mark.parametrize("tree", TREES)
+def test_the_reconciliation_runs_every_6_hours_one_run_at_a_time(tree: str):
+    objs = render(tree)
+    (cron,) = of_kind(objs, "CronJob")
+    spec = cron["spec"]
+    (container,) = containers(cron)
+    assert container["command"] == ["connector", "reconcile", "--all", "--quiet"]
+    minute, hour, *every_day = spec["schedule"].split()
+    assert minute.isdigit() and hour == "*/6" and every_day == ["*", "*", "*"]
+    assert spec["timeZone"] == "Etc/UTC"
+    # Two runs at once would read both APIs twice; a late one waits for the next slot.
+    assert spec["concurrencyPolicy"] == "Forbid"
+    job = spec["jobTemplate"]["spec"]
+    assert 0 < job["activeDeadlineSeconds"] < 6 * 3600
+    assert spec["successfulJobsHistoryLimit"] and spec["failedJobsHistoryLimit"]
+    assert template(cron)["spec"]["restartPolicy"] == "Never"
+    ingest = named(objs, "Deployment", "connector-ingest")
+    assert container["image"] == template(ingest)["spec"]["containers"][0]["image"]
+    # The database and the keys; no broker (it publishes nothing).
+    assert {name for name, _ in secret_refs(container, template(cron)["spec"])} == {
+        "connector-backends",
+        MASTER_KEY_SECRET,
+    }
+    assert {var["name"] for var in container["env"]} == {
+        "CONNECTOR_DATABASE_URL",
+        "CONNECTOR_MASTER_KEY",
+        "CONNECTOR_MASTER_KEY_PREVIOUS",
+    }
+
+
 @pytest.mark.parametrize("tree", OVERLAYS)
 def test_an_upgrade_can_apply_the_config_and_jobs_before_the_services(tree: str):
     """The README's first upgrade step, ``kubectl apply -k ... -l 'app=connector,!service'``."""
@@ -387,7 +586,8 @@ def test_an_upgrade_can_apply_the_config_and_jobs_before_the_services(tree: str)
     kinds = {kind for kind, _ in first}
     assert {"ConfigMap", "Job"} <= kinds
     assert not kinds & {"Deployment", "HorizontalPodAutoscaler", "ScaledObject", "Service"}
-    for job in of_kind(render(tree), "Job"):
+    assert ("CronJob", "connector-reconcile") in first
+    for job in of_kind(render(tree), "Job") + of_kind(render(tree), "CronJob"):
         for container in containers(job):
             for source in container.get("envFrom", []):
                 if "configMapRef" in source:
@@ -402,6 +602,31 @@ def _selects(selector: Obj, labels: dict[str, str]) -> bool:
         if labels.get(expression["key"]) not in expression["values"]:
             return False
     return True
+
+
+def _label_selector(text: str) -> Obj:
+    """A kubectl ``-l`` selector of ``key=value`` and ``key in (a,b)`` terms."""
+    selector: Obj = {"matchLabels": {}, "matchExpressions": []}
+    for key, value, values in re.findall(r"([\w./-]+)(?:=([^,\s]+)|\s+in\s+\(([^)]*)\))", text):
+        if value:
+            selector["matchLabels"][key] = value
+        else:
+            listed = [v.strip() for v in values.split(",")]
+            selector["matchExpressions"].append({"key": key, "operator": "In", "values": listed})
+    return selector
+
+
+def test_the_readmes_job_commands_wait_for_and_delete_the_release_jobs_alone():
+    """A failed reconciliation run kept for its logs must not hold up the Deploy's wait."""
+    readme = (ROOT / "README.md").read_text()
+    found = re.findall(r"(?:complete|delete)\s+job -l '([^']+)'", readme)
+    assert len(found) == 2, found
+    objs = render("prod")
+    (cron,) = of_kind(objs, "CronJob")
+    for text in found:
+        selector = _label_selector(text)
+        assert all(_selects(selector, job["metadata"]["labels"]) for job in of_kind(objs, "Job"))
+        assert not _selects(selector, cron["spec"]["jobTemplate"]["metadata"]["labels"]), text
 
 
 def _peer_name(peer: Obj) -> str:
@@ -434,12 +659,13 @@ def test_network_policies_deny_all_but_what_each_pod_needs(tree: str):
     assert not deny["spec"].get("ingress") and not deny["spec"].get("egress")
     backends = {("kube-system", "53"), ("*", "5432"), ("*", "9092")}
     for workload in workloads(objs):
-        labels = workload["spec"]["template"]["metadata"]["labels"]
+        labels = template(workload)["metadata"]["labels"]
         service = labels.get("service")
         inbound: set[tuple[str, str]] = {("monitoring", "admin")} if service else set()
-        if service == "ingest":
+        if service in ("ingest", "console"):
             inbound.add(("ingress-nginx", "http"))
-        outbound = backends | ({("internet", "443")} if service in ("ingest", "poster") else set())
+        reads_apis = {labels.get("service"), labels.get("task")} & READ_THE_APIS
+        outbound = backends | ({("internet", "443")} if reads_apis else set())
         assert _allowed(objs, labels, "Ingress") == inbound, workload["metadata"]["name"]
         assert _allowed(objs, labels, "Egress") == outbound, workload["metadata"]["name"]
 
@@ -452,7 +678,7 @@ def test_the_pod_monitor_scrapes_the_admin_port_of_every_service(tree: str):
     (endpoint,) = monitor["spec"]["podMetricsEndpoints"]
     assert endpoint == {"port": "admin", "path": "/metrics", "interval": "30s"}
     for workload in workloads(objs):
-        labels = workload["spec"]["template"]["metadata"]["labels"]
+        labels = template(workload)["metadata"]["labels"]
         ports = {p["name"] for c in containers(workload) for p in c.get("ports", [])}
         scraped = _selects(monitor["spec"]["selector"], labels)
         assert scraped == (workload["kind"] == "Deployment"), workload["metadata"]["name"]
