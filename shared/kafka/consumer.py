@@ -92,7 +92,7 @@ class ConsumerLoop:
             on_dead_letter=on_dead_letter,
         )
         self._rebalances = RebalanceWatch(
-            group_id, tuning.stuck_rebalance_seconds, metrics.registry
+            group_id, tuning.stuck_rebalance_seconds, metrics.consumer_stuck_rebalances
         )
         self._consumer: AIOKafkaConsumer | None = None
         self._progress: dict[TopicPartition, PartitionProgress] = {}
@@ -243,6 +243,9 @@ class ConsumerLoop:
             task.cancel()
         for tp in partitions:
             self._progress.pop(tp, None)
+            # Another member reports it now; a stale value here would double its lag.
+            with contextlib.suppress(KeyError):
+                self._metrics.consumer_lag.remove(self._group_id, tp.topic, str(tp.partition))
         for lane in [lane for lane in self._tails if lane[0] in partitions]:
             del self._tails[lane]
 
@@ -270,5 +273,11 @@ class ConsumerLoop:
             highwater = consumer.highwater(tp)
             if highwater is None:
                 continue
-            position = await consumer.position(tp)
-            self._metrics.consumer_lag.labels(tp.topic, str(tp.partition)).set(highwater - position)
+            # Fetched is not done: a poster stuck on its messages must show them as lag.
+            progress = self._progress.get(tp)
+            start = progress.first_unfinished() if progress else None
+            if start is None:
+                start = await consumer.position(tp)
+            self._metrics.consumer_lag.labels(self._group_id, tp.topic, str(tp.partition)).set(
+                highwater - start
+            )

@@ -38,6 +38,10 @@ class PartitionProgress:
             self._finished.discard(done)
             self._next = done + 1
 
+    def first_unfinished(self) -> int | None:
+        """The lowest offset handed out and not done (what a lag must count from)."""
+        return self._order[0] if self._order else None
+
     def commit_point(self) -> int | None:
         """The next offset to commit, if it moved since the last ``committed``."""
         return None if self._next == self._committed else self._next

@@ -11,30 +11,11 @@ from __future__ import annotations
 
 import logging
 import time
-import weakref
 from collections.abc import Callable
 
-from prometheus_client import CollectorRegistry, Counter
+from prometheus_client import Counter
 
 log = logging.getLogger(__name__)
-
-# One counter per service registry, shared by every consumer loop of that service (ingest has
-# two), labelled by group.
-_COUNTERS: weakref.WeakKeyDictionary[CollectorRegistry, Counter] = weakref.WeakKeyDictionary()
-
-
-def _stuck_counter(registry: CollectorRegistry) -> Counter:
-    counter = _COUNTERS.get(registry)
-    if counter is None:
-        counter = _COUNTERS[registry] = Counter(
-            "connector_consumer_stuck_rebalances_total",
-            "Group rebalances still unfinished after consumer.stuck_rebalance_seconds, after "
-            "which the consumer joined again as a new member",
-            ["group"],
-            registry=registry,
-        )
-    return counter
-
 
 class RebalanceWatch:
     """Told when a rebalance starts (partitions revoked) and ends (partitions assigned);
@@ -44,14 +25,14 @@ class RebalanceWatch:
         self,
         group: str,
         limit: float,
-        registry: CollectorRegistry,
+        stuck: Counter,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._group = group
         self._limit = limit
         self._clock = clock
         self._since: float | None = None
-        self._stuck = _stuck_counter(registry).labels(group)
+        self._stuck = stuck.labels(group)
 
     def started(self) -> None:
         """A rebalance began (aiokafka revokes before every join, even the first)."""

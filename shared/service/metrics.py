@@ -51,8 +51,16 @@ class ServiceMetrics:
         )
         self.consumer_lag = Gauge(
             "connector_consumer_lag",
-            "Messages behind the end of each assigned partition",
-            ["topic", "partition"],
+            "Messages of each assigned partition not yet done: its end minus the lowest offset "
+            "still in a handler (or the fetch position when none is)",
+            ["group", "topic", "partition"],
+            registry=self.registry,
+        )
+        self.consumer_stuck_rebalances = Counter(
+            "connector_consumer_stuck_rebalances_total",
+            "Group rebalances still unfinished after consumer.stuck_rebalance_seconds, after "
+            "which the consumer joined again as a new member",
+            ["group"],
             registry=self.registry,
         )
         for collector in API_CALL_COLLECTORS:

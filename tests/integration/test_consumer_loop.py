@@ -106,9 +106,10 @@ async def test_commits_only_after_handler_finished_and_resumes_after_restart(
     )
     task = asyncio.create_task(loop.run())
     await asyncio.wait_for(entered.wait(), 30)
-    # Message 0 is done, message 1 is in the handler: nothing may be committed yet.
+    # Message 0 is done, message 1 is in the handler: the commit may reach message 1 (the
+    # lowest unfinished), never past it.
     assert seen == [0]
-    assert await committed(kafka_bootstrap, topics) == 0
+    assert await committed(kafka_bootstrap, topics) <= 1
 
     gate.set()
 
