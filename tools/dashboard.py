@@ -183,7 +183,8 @@ def build() -> model.Dashboard:
             "Messages behind the end of each topic, as the consumers see it.",
             [
                 query(
-                    "sum by (group, topic) (max by (group, topic, partition) (connector_consumer_lag))",
+                    "sum by (group, topic) "
+                    "(max by (group, topic, partition) (connector_consumer_lag))",
                     "{{group}} {{topic}}",
                 )
             ],

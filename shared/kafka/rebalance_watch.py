@@ -17,6 +17,7 @@ from prometheus_client import Counter
 
 log = logging.getLogger(__name__)
 
+
 class RebalanceWatch:
     """Told when a rebalance starts (partitions revoked) and ends (partitions assigned);
     ``stuck`` once one has gone on for more than ``limit`` seconds."""
