@@ -32,8 +32,14 @@ import time
 
 from shared.coalesce import Coalescer
 from shared.db.pool import Connection, Pool
-from shared.deltek import DeltekClient, FieldMissingError, LedgerRow, NeedsAttentionError
-from shared.http import RetriableError
+from shared.deltek import (
+    DeltekClient,
+    FieldMissingError,
+    LedgerBatchUnsureError,
+    LedgerRow,
+    NeedsAttentionError,
+)
+from shared.http import FatalError, RetriableError
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +75,7 @@ class LedgerInvoices:
         self._in_asked_at: float | None = None
         # Jobs in flight all ask at once: one of them finds a fact out, the others wait for it.
         self._finding_out = asyncio.Lock()
-        self._batched: Coalescer[tuple[str, str], list[LedgerRow]] = Coalescer(
+        self._batched: Coalescer[tuple[str, str], list[LedgerRow] | Exception] = Coalescer(
             self._read_many, max_keys=LEDGER_BATCH_MAX, missing=list
         )
 
@@ -91,7 +97,10 @@ class LedgerInvoices:
         try:
             column = await self._which_column()
             if "," not in vendor + invoice and await self._in_proven(column):
-                return await self._batched.get((vendor.strip(), invoice.strip()))
+                found = await self._batched.get((vendor.strip(), invoice.strip()))
+                if isinstance(found, Exception):
+                    raise found
+                return found
             return await self._client.find_posted_invoice(vendor, invoice, column=column)
         except FieldMissingError as exc:
             origin = self._origin(exc.field)
@@ -103,8 +112,31 @@ class LedgerInvoices:
 
     async def _read_many(
         self, pairs: list[tuple[str, str]]
-    ) -> dict[tuple[str, str], list[LedgerRow]]:
-        return await self._client.find_posted_invoices(pairs, column=await self._which_column())
+    ) -> dict[tuple[str, str], list[LedgerRow] | Exception]:
+        """One ``in`` read for the pairs when it can be trusted whole; else each pair alone, so
+        one pair's failure is its caller's only (the others get their own answer)."""
+        column = await self._which_column()
+        if len(pairs) > 1:
+            try:
+                return dict(await self._client.find_posted_invoices(pairs, column=column))
+            except LedgerBatchUnsureError as exc:
+                log.info("batched ledger read not trusted; one by one", extra={"why": str(exc)})
+                if exc.ignored:  # the tenant stopped honouring 'in': never batch again here
+                    self._in_works = False
+                    await self._store(LEDGER_IN_OPERATOR, "no")
+            except NeedsAttentionError:
+                raise
+            except FatalError as exc:
+                log.info("batched ledger read refused; one by one", extra={"error": str(exc)})
+        found: dict[tuple[str, str], list[LedgerRow] | Exception] = {}
+        for vendor, invoice in pairs:
+            try:
+                found[(vendor, invoice)] = await self._client.find_posted_invoice(
+                    vendor, invoice, column=column
+                )
+            except Exception as exc:  # handed to that pair's caller, as its own read would
+                found[(vendor, invoice)] = exc
+        return found
 
     async def _in_proven(self, column: str) -> bool:
         """Whether ``in`` works on this tenant: the stored fact, else the tenant asked (at most
@@ -123,9 +155,12 @@ class LedgerInvoices:
         if stored is not None:
             return stored == "yes"
         try:
-            works = await self._client.ledger_in_works(column)
-        except RetriableError as exc:
-            log.info("could not ask the ledger about 'in' yet", extra={"error": str(exc)})
+            works = await self._client.ledger_in_works(column, list_size=LEDGER_BATCH_MAX)
+        except NeedsAttentionError:
+            raise
+        except (RetriableError, FatalError) as exc:
+            # An optimisation's proof never fails a job: asked again in IN_RECHECK_SECONDS.
+            log.info("could not ask the ledger about 'in'", extra={"error": str(exc)})
             return None
         if works is not None:
             await self._store(LEDGER_IN_OPERATOR, "yes" if works else "no")

@@ -6,6 +6,7 @@ from shared.deltek.client import DeltekClient
 from shared.deltek.config import DeltekConfig
 from shared.deltek.errors import (
     FieldMissingError,
+    LedgerBatchUnsureError,
     NeedsAttentionError,
     OutcomeUnknownError,
     PostingError,
@@ -36,6 +37,7 @@ __all__ = [
     "FilterHash",
     "Firm",
     "FirmAddress",
+    "LedgerBatchUnsureError",
     "LedgerRow",
     "NeedsAttentionError",
     "OutcomeUnknownError",

@@ -22,6 +22,7 @@ from shared.deltek.config import DeltekConfig
 from shared.deltek.errors import (
     AMBIGUOUS_WRITE_STATUSES,
     FieldMissingError,
+    LedgerBatchUnsureError,
     OutcomeUnknownError,
     PostingError,
     error_for_response,
@@ -382,57 +383,77 @@ class DeltekClient(SessionOwner):
     ) -> dict[tuple[str, str], list[LedgerRow]]:
         """Ledger rows of several (vendor, invoice) pairs in one read, by ``in`` on ``Vendor``
         and ``column``, keyed by the pair as Deltek holds it (trimmed); only for a tenant seen
-        to honour ``in`` (``ledger_in_works``). Rows of a vendor or invoice not asked for mean
-        a filter was not applied, as for one invoice."""
+        to honour ``in`` (``ledger_in_works``).
+
+        Trusted only whole: one page, ordered. An answer that fills the page (the vendors x
+        invoices product can be large, and a tenant may cap pages silently) or holds rows
+        outside the filter raises ``LedgerBatchUnsureError``: the caller reads one by one."""
         vendors = sorted({vendor.strip() for vendor, _ in wanted})
         invoices = sorted({invoice.strip() for _, invoice in wanted})
         where = FilterHash().where_in("Vendor", vendors).where_in(column, invoices)
-        rows = [row async for row in self.iter_ap_ledger(where)]
+        size = self.config.page_size
+        params = [*where.to_params(), ("order", f"{column}_A"), *_capped(size)]
+        rows = [
+            LedgerRow.model_validate(row)
+            for row in _rows(
+                await self._call("GET", f"{self.config.api}/PSALedger/AP", params=params)
+            )
+        ]
+        if len(rows) >= size:
+            raise LedgerBatchUnsureError(f"{len(rows)} ledger rows fill a page", ignored=False)
         if any(
             (row.Vendor or "").strip() not in vendors or _invoice_of(row, column) not in invoices
             for row in rows
         ):
-            raise FieldMissingError(
-                f"PSALedger/AP answered rows outside an 'in' filter on Vendor and {column}: "
-                "the filter was not applied",
-                status=200,
-                field=column,
+            raise LedgerBatchUnsureError(
+                f"PSALedger/AP answered rows outside an 'in' filter on Vendor and {column}",
+                ignored=True,
             )
         found: dict[tuple[str, str], list[LedgerRow]] = {}
         for row in rows:
             found.setdefault(((row.Vendor or "").strip(), _invoice_of(row, column)), []).append(row)
         return found
 
-    async def ledger_in_works(self, column: str) -> bool | None:
-        """Whether PSALedger/AP honours ``in`` on ``Vendor`` and ``column``, proven on a posted
-        row: read one, then ask for it placed last in lists that start with a value no invoice
-        has. A tenant that ignores the operator answers other rows, one that reads the list as
-        one value (or only its first) answers none, one that refuses it answers 4xx: all False.
-        None when the ledger has no row to prove it with."""
+    async def ledger_in_works(self, column: str, *, list_size: int) -> bool | None:
+        """Whether PSALedger/AP honours ``in`` on ``Vendor`` and ``column`` for lists of
+        ``list_size`` values, proven on posted rows: up to two known (vendor, invoice) pairs are
+        asked for inside lists padded with values no invoice has, one in the middle and one
+        last, and both must come back, with nothing else. A tenant that ignores the operator
+        answers other rows; one that reads the list as one value, only its first or last
+        element, or only part of a long list misses a known pair; one that refuses it answers
+        4xx: all False. None when the ledger has no row to prove it with."""
         url = f"{self.config.api}/PSALedger/AP"
         sample = [
             LedgerRow.model_validate(row)
-            for row in _rows(await self._call("GET", url, params=_capped(1)))
+            for row in _rows(await self._call("GET", url, params=_capped(5)))
         ]
-        known = next(
-            (
+        known = list(
+            dict.fromkeys(
                 ((row.Vendor or "").strip(), _invoice_of(row, column))
                 for row in sample
                 if row.Vendor and _invoice_of(row, column)
-            ),
-            None,
+            )
         )
-        if known is None or any("," in value for value in known):
+        known = [pair for pair in known if not any("," in value for value in pair)][:2]
+        if not known:
             return None
-        vendor, invoice = known
-        where = FilterHash().where_in("Vendor", [_PROBE_VALUE, vendor])
-        where = where.where_in(column, [_PROBE_VALUE, invoice])
+        size = max(list_size, len(known) + 1)
+        slots = [size // 2, size - 1][: len(known)]
+        vendors = [f"{_PROBE_VALUE} {n}" for n in range(size)]
+        invoices = list(vendors)
+        for slot, (vendor, invoice) in zip(slots, known, strict=True):
+            vendors[slot], invoices[slot] = vendor, invoice
+        where = FilterHash().where_in("Vendor", vendors).where_in(column, invoices)
         try:
-            answer = await self._call("GET", url, params=[*where.to_params(), *_capped(5)])
+            answer = await self._call("GET", url, params=[*where.to_params(), *_capped(50)])
         except FatalError:
             return False
         rows = [LedgerRow.model_validate(row) for row in _rows(answer)]
-        return bool(rows) and all(_holds(row, vendor, column, invoice) for row in rows)
+        seen = {((row.Vendor or "").strip(), _invoice_of(row, column)) for row in rows}
+        asked_vendors = {vendor for vendor, _ in known}
+        asked_invoices = {invoice for _, invoice in known}
+        inside = all(v in asked_vendors and i in asked_invoices for v, i in seen)
+        return inside and all(pair in seen for pair in known)
 
     async def ledger_has_column(self, column: str) -> bool:
         """Whether PSALedger/AP can be filtered on ``column``: one capped read for a value no

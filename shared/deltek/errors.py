@@ -111,3 +111,12 @@ def error_for_response(
     if field is not None:
         return FieldMissingError(message, status=status, field=field)
     return error_for_status(status, message, retry_after=retry_after)
+
+
+class LedgerBatchUnsureError(Exception):
+    """A batched (``in``) ledger read whose answer cannot be trusted whole: more rows than one
+    page, or rows outside its filter (``ignored``). Read the invoices one by one instead."""
+
+    def __init__(self, message: str, *, ignored: bool) -> None:
+        super().__init__(message)
+        self.ignored = ignored

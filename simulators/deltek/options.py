@@ -20,8 +20,9 @@ Where deltek-api.md marks a behaviour as inferred or unsure, it is an option her
 * ``default_page_size=None``: without ``limit``/``pageSize`` a listing returns every row (§5
   documents no default).
 * ``in_operator="list"``: ``filterHash`` takes ``in`` with a comma-separated list, as one source
-  documents (§5: the simulator accepts both sources' operators); ``"literal"`` reads the list
-  as one value (as ``=``), ``"refused"`` answers 400, the two ways a tenant may not know it.
+  documents (§5: the simulator accepts both sources' operators); the ways a tenant may not
+  know it: ``"literal"`` reads the list as one value (as ``=``), ``"refused"`` answers 400,
+  ``"first_only"``/``"last_only"`` honour one element, ``"capped"`` only the first 10.
 * ``ledger_invoice_key="Invoice"``: PSALedger's vendor-invoice key, seen as ``Invoice`` and
   ``InvoiceNumber`` (§3.C). A ``filterHash`` on the other one (or any column the ledger lacks)
   is refused as Vantagepoint refuses unknown fields, never answered with an empty list (§3.D).
@@ -55,7 +56,7 @@ VoucherNumbers = Literal["assigned", "entry_required"]
 BatchRead = Literal["header", "nested"]
 VendorAccountingRows = Literal["with_firm", "on_insert"]
 PayTermsCheck = Literal["closed_set", "any"]
-InOperator = Literal["list", "literal", "refused"]
+InOperator = Literal["list", "literal", "refused", "first_only", "last_only", "capped"]
 
 
 class Credentials(BaseModel):

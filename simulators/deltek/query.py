@@ -31,6 +31,8 @@ _OPS: dict[str, Callable[[Any, Any], bool]] = {
     "<": lambda a, b: a < b,
     "<=": lambda a, b: a <= b,
 }
+# How many values a tenant with ``in_operator="capped"`` honours.
+IN_CAP = 10
 _WORDS = {"eq": "=", "ne": "<>", "gt": ">", "ge": ">=", "lt": "<", "le": "<="}
 
 
@@ -57,16 +59,23 @@ def parse_filter(query: MultiMapping[str], in_operator: InOperator = "list") -> 
             raise SimError(400, f"filterHash[{index}] has no name.")
         opp = parts.get("opp", "=").strip().lower()
         opp = _WORDS.get(opp, opp)
+        value = parts.get("value", "")
         if opp == "in" and in_operator != "list":
             if in_operator == "refused":
                 raise SimError(400, f"Invalid operator {parts.get('opp')}.")
-            opp = "="
+            values = value.split(",")
+            if in_operator == "capped":
+                value = ",".join(values[:IN_CAP])
+            else:
+                opp = "="
+                if in_operator != "literal":
+                    value = values[0] if in_operator == "first_only" else values[-1]
         if opp not in _OPS and opp not in ("like", "in"):
             raise SimError(400, f"Invalid operator {parts.get('opp')}.")
         terms.append(
             _Term(
                 name=parts["name"],
-                value=parts.get("value", ""),
+                value=value,
                 opp=opp,
                 type=parts.get("type", "string").lower(),
                 condition=parts.get("condition", "AND").upper(),

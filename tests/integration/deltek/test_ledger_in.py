@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from shared.deltek import FieldMissingError
+from shared.deltek import LedgerBatchUnsureError
 from simulators.deltek import SimOptions
 from simulators.deltek.options import InOperator
 from tests.integration.deltek.conftest import SMALL_SEED, SimFactory
@@ -28,7 +28,7 @@ async def test_a_tenant_honouring_in_answers_several_invoices_in_one_read(
     wanted = pairs(sim.state.store.ledger, 3)
     assert len(wanted) == 3
     async with sim.client() as vp:
-        assert await vp.ledger_in_works("Invoice") is True
+        assert await vp.ledger_in_works("Invoice", list_size=25) is True
         before = sim.faults.calls
         found = await vp.find_posted_invoices([*wanted, ("NOSUCH", "NONE")], column="Invoice")
         assert sim.faults.calls == before + 1
@@ -40,13 +40,22 @@ async def test_a_tenant_honouring_in_answers_several_invoices_in_one_read(
         assert len(rows) == len(expected)
 
 
-@pytest.mark.parametrize("reading", ["literal", "refused"])
+@pytest.mark.parametrize("reading", ["literal", "refused", "first_only", "last_only", "capped"])
 async def test_a_tenant_not_honouring_in_fails_the_proof(
     start_sim: SimFactory, reading: InOperator
 ) -> None:
     sim = await start_sim(SimOptions(seed=SMALL_SEED, in_operator=reading))
     async with sim.client() as vp:
-        assert await vp.ledger_in_works("Invoice") is False
+        assert await vp.ledger_in_works("Invoice", list_size=25) is False
+
+
+async def test_a_batched_answer_filling_a_page_is_not_trusted(start_sim: SimFactory) -> None:
+    """A page cap the tenant applies silently would drop rows: a full page is no answer."""
+    sim = await start_sim(SimOptions(seed=SMALL_SEED))
+    wanted = pairs(sim.state.store.ledger, 3)
+    async with sim.client(page_size=1) as vp:
+        with pytest.raises(LedgerBatchUnsureError, match="fill a page"):
+            await vp.find_posted_invoices(wanted, column="Invoice")
 
 
 async def test_a_tenant_ignoring_in_fails_the_proof_and_the_read(
@@ -60,13 +69,14 @@ async def test_a_tenant_ignoring_in_fails_the_proof_and_the_read(
 
     monkeypatch.setattr("simulators.deltek.routes.apply_filter", ignoring)
     async with sim.client() as vp:
-        assert await vp.ledger_in_works("Invoice") is False
-        with pytest.raises(FieldMissingError, match="was not applied"):
+        assert await vp.ledger_in_works("Invoice", list_size=25) is False
+        with pytest.raises(LedgerBatchUnsureError, match="outside an 'in' filter") as caught:
             await vp.find_posted_invoices(wanted, column="Invoice")
+    assert caught.value.ignored
 
 
 async def test_an_empty_ledger_proves_nothing(start_sim: SimFactory) -> None:
     sim = await start_sim(SimOptions(seed=SMALL_SEED))
     sim.state.store.ledger.clear()
     async with sim.client() as vp:
-        assert await vp.ledger_in_works("Invoice") is None
+        assert await vp.ledger_in_works("Invoice", list_size=25) is None

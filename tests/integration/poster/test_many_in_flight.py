@@ -10,6 +10,9 @@ from collections.abc import AsyncIterator
 import pytest
 
 from shared.db.pool import Pool, create_pool
+from shared.deltek import LedgerBatchUnsureError
+from shared.http import FatalError
+from shared.tenant_facts import LedgerInvoices
 from simulators.common.requests import REQUEST_LOG_KEY
 from tests.integration.poster.conftest import (
     active_vendor,
@@ -78,3 +81,39 @@ async def test_jobs_in_flight_share_ledger_reads_and_new_jobs_skip_the_batch_loo
         await pool.fetchval("SELECT value FROM tenant_facts WHERE fact = 'ledger_in_operator'")
         == "yes"
     )
+
+
+async def test_an_untrusted_batch_is_read_one_by_one_and_a_failed_proof_fails_no_job(
+    sim, pool, connections, monkeypatch
+):
+    """Review of issue 11: a batched answer that is not trusted whole (here: rows outside its
+    filter) is re-read pair by pair and 'in' is not used again; a proof that Deltek refuses
+    leaves the look-up to single reads instead of failing the job."""
+    client = await connections.client_for("acme")
+    wanted = list(dict.fromkeys((r["Vendor"], r["Invoice"]) for r in sim.state.store.ledger))[:4]
+
+    async def refused(column: str, *, list_size: int) -> bool:
+        raise FatalError("no right to read the ledger unfiltered", status=403)
+
+    monkeypatch.setattr(client, "ledger_in_works", refused)
+    ledger = LedgerInvoices(pool, client, "acme", fixed="Invoice")
+    assert await ledger.find_posted_invoice(*wanted[0])  # a single read, no failure
+
+    async def ignoring(pairs, *, column):
+        raise LedgerBatchUnsureError("rows outside the filter", ignored=True)
+
+    proven = LedgerInvoices(pool, client, "acme", fixed="Invoice")
+    monkeypatch.setattr(client, "ledger_in_works", lambda column, *, list_size: _true())
+    monkeypatch.setattr(client, "find_posted_invoices", ignoring)
+    await sim.set_faults(latency_ms=30)
+    found = await asyncio.gather(*(proven.find_posted_invoice(v, i) for v, i in wanted))
+    assert all(rows for rows in found)
+    assert all(
+        (rows[0].Vendor or "").strip() == v for rows, (v, _) in zip(found, wanted, strict=True)
+    )
+    fact = "SELECT value FROM tenant_facts WHERE fact = 'ledger_in_operator'"
+    assert await pool.fetchval(fact) == "no"
+
+
+async def _true() -> bool:
+    return True
