@@ -4,6 +4,7 @@ Kafka producer (for replay) come from ``shared.service.app``; the pages and thei
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 from aiohttp import web
@@ -27,7 +28,7 @@ from services.console.sessions import SessionCodec
 from services.console.settings import ConsoleSettings
 from services.console.sign_in_limit import SignInLimiter
 from services.console.users import UserDirectory
-from services.console.web import CODEC, LIMITER, TEMPLATES, USERS, guard, templates
+from services.console.web import CODEC, LIMITER, TEMPLATES, USERS, VERIFYING, guard, templates
 from shared.endpoints import Endpoints
 from shared.service.app import base_app
 
@@ -49,6 +50,7 @@ def create_app(
     app[LIMITER] = SignInLimiter(
         settings.console.sign_in_failures, settings.console.sign_in_window_seconds
     )
+    app[VERIFYING] = asyncio.Semaphore(sign_in.VERIFY_AT_ONCE)
     app[TEMPLATES] = templates()
     app.router.add_static("/static/", STATIC)
     pages = (sign_in, overview, records, exceptions, replay, watch, mappings, coverage)

@@ -8,6 +8,7 @@ the cookie back when the session changed. Pages say which role they need with :f
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
 from collections.abc import Awaitable, Callable
@@ -35,6 +36,8 @@ USERS = web.AppKey("users", UserDirectory)
 CODEC = web.AppKey("codec", SessionCodec)
 LIMITER = web.AppKey("limiter", SignInLimiter)
 TEMPLATES = web.AppKey("templates", Environment)
+# Password checks running at once, each on a thread of its own (pages/sign_in.py).
+VERIFYING = web.AppKey("verifying", asyncio.Semaphore)
 
 # Reached without signing in: probes, the sign-in page itself and its style sheet.
 OPEN_PATHS = ("/healthz", "/readyz", "/sign-in", "/static/")

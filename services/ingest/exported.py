@@ -9,8 +9,12 @@ Coupa delays only the flags, never the posting nor the audit of results. Each ma
   another system) it is only audited;
 - is retried while Coupa fails transiently (the client's own retries, then the consumer loop's
   backoff for as long as it takes: the message stays uncommitted);
-- is audited and logged when Coupa refuses it (4xx), and not tried again for that message: a
-  refusal is no reason to dead-letter the result, which would mark a posted record failed.
+- waits, retried like a transient failure, while Coupa refuses our credentials or their scope
+  (401 after a fresh token, 403): that is fixed on the connection, and the flag must then still
+  be set, not dropped for good during the outage;
+- is audited and logged when Coupa refuses it otherwise (404, 422...), and not tried again for
+  that message: a refusal is no reason to dead-letter the result, which would mark a posted
+  record failed.
 
 The flag moves the invoice's ``updated-at`` in Coupa (§3.3 [I]): the version it makes differs
 from the one the connector holds by the flag alone, so the audit keeps it (``made_version``) and
@@ -31,6 +35,7 @@ from prometheus_client import CollectorRegistry, Counter
 from services.ingest.inbox import held_versions
 from shared.connection_settings import ConnectionSettings
 from shared.coupa.client import CoupaClient
+from shared.coupa.errors import CoupaAuthError, CoupaPermissionError
 from shared.coupa.exports import ExportState
 from shared.coupa.paging import Listed, coupa_instant
 from shared.db.pool import Connection, Pool
@@ -88,6 +93,9 @@ class ExportMarker:
             after = None if before.exported else await client.set_exported(invoice_id)
         except RetriableError as exc:
             raise TransientError(f"Coupa did not take the export flag: {exc}") from exc
+        except (CoupaAuthError, CoupaPermissionError) as exc:
+            # Credentials or a scope, fixed on the connection: wait for that, with backoff.
+            raise TransientError(f"Coupa refused our credentials for the flag: {exc}") from exc
         except FatalError as exc:
             await self._refused(envelope, posted, coords, exc)
             return
@@ -114,8 +122,8 @@ class ExportMarker:
     async def _refused(
         self, envelope: Envelope, posted: InvoicePosted, coords: Coordinates, exc: FatalError
     ) -> None:
-        """Coupa said no (a missing scope, an unknown invoice...): a person must look; the
-        posting stands and the result is not dead-lettered."""
+        """Coupa said no (an unknown invoice, an invoice it will not flag...): a person must
+        look; the posting stands and the result is not dead-lettered."""
         log.warning(
             "coupa refused the export flag",
             extra={"connection": envelope.connection, "job_id": posted.job_id, "error": str(exc)},

@@ -56,12 +56,15 @@ class _Vouchers:
         self.claimed: set[int] = set()
 
     def of(self, invoice: CoupaSide, booking: Booking | None) -> list[int]:
+        """The unclaimed vouchers that are ``invoice``'s; claiming them is the caller's."""
         vendor = booking.vendor if booking else None
         number = (booking.invoice_number if booking else None) or invoice.invoice_number
         found = list(self._by_key.get(_key(vendor, number), [])) if vendor else []
         if booking and booking.batch:
             found += [i for i in self._by_batch.get(booking.batch, []) if i not in found]
-        return found
+        # Two Coupa invoices may share vendor and number (a duplicate in Coupa): one voucher
+        # answers for one of them only, never for both.
+        return [i for i in found if i not in self.claimed]
 
 
 def classify(

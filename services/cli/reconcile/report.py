@@ -51,7 +51,12 @@ def show(result: Reconciliation, console: Console) -> None:
         sums.add_row(total.kind, str(total.invoices), amount)
     console.print(sums)
     state = "closed" if result.closed else "open"
-    verdict = "balances" if balances(result.findings) else f"{len(open_items)} to look at"
+    if not balances(result.findings):
+        verdict = f"{len(open_items)} to look at"
+    elif open_items:  # vouchers keyed by hand only: listed, yet the period balances
+        verdict = f"balances ({len(open_items)} not from Coupa)"
+    else:
+        verdict = "balances"
     console.print(
         f"reconcile: {result.connection} {_period_name(result.period)} ({state}): "
         f"{len(result.findings)} invoices, {verdict}",

@@ -1,9 +1,9 @@
 """The exception queue, and fixing a group in place with one map.
 
-A fix goes the way ``connector mappings import`` goes: ``upsert_mappings`` writes the map and
-notifies the mapper in the same transaction, and the mapper's resume loop sends every record
-waiting on it on. The console only adds an audit event to each of those records, naming who set
-the map, and then shows them go (``watch.py``).
+A fix goes the way the mappings page goes (``mapping_changes.set_maps``): the map is written and
+the mapper notified in one transaction, with a ``mapping_set`` audit event on each record waiting
+for it and a ``mappings_set`` event on the maps' own trail, both naming who set it; the mapper's
+resume loop sends the records on, and the console shows them go (``watch.py``).
 """
 
 from __future__ import annotations
@@ -12,20 +12,18 @@ import logging
 
 from aiohttp import web
 
+from services.console.mapping_changes import set_maps
 from services.console.pages.watch import watch_url
 from services.console.read.exceptions import (
     MAP_KIND_FOR,
     Choice,
     choices,
     reason_groups,
-    waiting_for,
     waiting_groups,
 )
 from services.console.users import Role
 from services.console.web import actor, needs, refuse, render, see_other, user_of
 from shared.db.pool import Connection
-from shared.mappings import upsert_mappings
-from shared.records import append_audit
 from shared.service.app import POOL
 
 log = logging.getLogger(__name__)
@@ -86,26 +84,14 @@ async def fix(request: web.Request) -> web.Response:
                 "pick one from the list."
             )
             return await _page(request, conn, error=error, status=400)
-        waiting = await waiting_for(conn, connection, kind, coupa_value)
-        by = actor(request)
-        async with conn.transaction():
-            await upsert_mappings(
-                conn, connection, map_kind, [(coupa_value, deltek_value)], source=by
-            )
-            for record_id, record_key in waiting:
-                await append_audit(
-                    conn,
-                    record_key=record_key,
-                    record_id=record_id,
-                    service=by,
-                    event="mapping_set",
-                    details={
-                        "kind": map_kind,
-                        "coupa_value": coupa_value,
-                        "deltek_value": deltek_value,
-                        "user": user_of(request).name,
-                    },
-                )
+        change = await set_maps(
+            conn,
+            connection,
+            map_kind,
+            [(coupa_value, deltek_value)],
+            by=actor(request),
+            user=user_of(request).name,
+        )
     log.info(
         "mapping set",
         extra={
@@ -114,12 +100,12 @@ async def fix(request: web.Request) -> web.Response:
             "kind": map_kind,
             "coupa_value": coupa_value,
             "deltek_value": deltek_value,
-            "records": len(waiting),
+            "records": len(change.resumed),
         },
     )
     note = (
         f"Coupa {map_kind} {coupa_value} of {connection} now maps to Deltek "
         f"{TARGET_NAMES[map_kind]} {deltek_value}; "
-        f"{len(waiting)} waiting record(s) go on."
+        f"{len(change.resumed)} waiting record(s) go on."
     )
-    return see_other(watch_url([key for _, key in waiting], note))
+    return see_other(watch_url(change.resumed, note))

@@ -7,16 +7,20 @@ attempt is logged with the name and address, never the password.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
+import unicodedata
+from urllib.parse import urlsplit
 
 from aiohttp import web
 
 from services.console.sessions import Session
-from services.console.users import verify_password
+from services.console.users import User, verify_password
 from services.console.web import (
     LIMITER,
     USERS,
+    VERIFYING,
     render,
     replace_session,
     see_other,
@@ -24,6 +28,11 @@ from services.console.web import (
 )
 
 log = logging.getLogger(__name__)
+
+# argon2 costs tens of milliseconds of CPU and memory on purpose: each check runs on a thread, off
+# the event loop, and only this many at once, so a flood of sign-ins queues instead of spawning
+# threads.
+VERIFY_AT_ONCE = 4
 
 
 def add_routes(router: web.UrlDispatcher) -> None:
@@ -35,8 +44,16 @@ def add_routes(router: web.UrlDispatcher) -> None:
 def next_path(value: object) -> str:
     """Where to go after signing in: a path on this console only, never another site."""
     target = value if isinstance(value, str) else ""
-    # Browsers read "//host" and "/\host" as another site.
-    return target if target.startswith("/") and not target.startswith(("//", "/\\")) else "/"
+    # Browsers drop tabs and newlines and read "\" as "/", so "/\t/host" or "/\host" turns into
+    # "//host", another site: refuse every such character rather than guess how it is read.
+    if any(ch.isspace() or ch == "\\" or unicodedata.category(ch) == "Cc" for ch in target):
+        return "/"
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc:
+        return "/"
+    if not parts.path.startswith("/") or parts.path.startswith("//"):
+        return "/"
+    return target
 
 
 async def show(request: web.Request) -> web.Response:
@@ -63,7 +80,7 @@ async def sign_in(request: web.Request) -> web.Response:
         page.headers["Retry-After"] = str(math.ceil(wait))
         return page
     user = request.app[USERS].get(name)
-    if not verify_password(user, password) or user is None:
+    if not await _verified(request, user, password) or user is None:
         limiter.failed(*keys)
         log.warning("sign-in failed", extra={"user": name, "from": address})
         error = "That name and password do not match."
@@ -74,6 +91,11 @@ async def sign_in(request: web.Request) -> web.Response:
     replace_session(request, Session.fresh(user.name))
     log.info("signed in", extra={"user": user.name, "role": user.role.label, "from": address})
     return see_other(target)
+
+
+async def _verified(request: web.Request, user: User | None, password: str) -> bool:
+    async with request.app[VERIFYING]:
+        return await asyncio.to_thread(verify_password, user, password)
 
 
 async def sign_out(request: web.Request) -> web.Response:

@@ -123,24 +123,6 @@ async def reason_groups(conn: Connection) -> list[ReasonGroup]:
     return [ReasonGroup(r["connection"], r["reason"], r["n"], list(r["keys"])) for r in rows]
 
 
-async def waiting_for(
-    conn: Connection, connection: str, kind: str, coupa_value: str
-) -> list[tuple[int, str]]:
-    """The parked records (id, key) that wait for ``kind`` ``coupa_value`` of ``connection``."""
-    rows = await conn.fetch(
-        f"""WITH {_PARKED}
-            SELECT id, record_key FROM parked
-             WHERE connection = $1
-               AND waiting_for @> jsonb_build_array(
-                     jsonb_build_object('kind', $2::text, 'coupa_value', $3::text))
-             ORDER BY updated_at, record_key""",  # noqa: S608 - only constant SQL is put in
-        connection,
-        kind,
-        coupa_value,
-    )
-    return [(row["id"], row["record_key"]) for row in rows]
-
-
 @dataclass(frozen=True)
 class Choice:
     """One Deltek value a map may point at, with words to recognise it by."""

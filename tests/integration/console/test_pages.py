@@ -132,6 +132,15 @@ async def test_a_fix_maps_audits_with_the_user_and_tells_the_mapper(console, db_
         " FROM audit_events WHERE event = 'mapping_set'",
     )
     assert audits == ["acme:invoice:3 console:otto otto", "acme:invoice:4 console:otto otto"]
+    trail = await fetchval(
+        db_url,
+        "SELECT array_agg(record_key || ' ' || service || ' ' || details::text ORDER BY id)"
+        " FROM audit_events WHERE event = 'mappings_set'",
+    )
+    assert trail == [  # the maps' own trail, as the mappings page leaves it
+        'acme:mappings:supplier console:otto {"kind": "supplier", "user": "otto", "changes": '
+        '[{"to": "VEND01", "from": null, "coupa_value": "217"}]}'
+    ]
     watch = await page(console, location)
     assert '<meta http-equiv="refresh"' in watch  # both are still parked: the mapper resumes them
     assert (

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import threading
+
 import pytest
 
+from services.console.pages import sign_in
 from services.console.sessions import COOKIE, Session, SessionCodec
+from services.console.web import LIMITER
 from tests.integration.console.conftest import PASSWORD
 
 pytestmark = pytest.mark.integration
@@ -90,9 +95,20 @@ async def test_every_answer_forbids_framing_and_foreign_scripts(console):
     ("asked", "goes"),
     [
         ("/records?state=parked", "/records?state=parked"),
+        ("/records?x=1", "/records?x=1"),
         ("//evil.example", "/"),
+        ("//evil", "/"),
         ("/\\evil.example", "/"),
+        ("/\\evil", "/"),
         ("https://evil.example/", "/"),
+        ("https://evil", "/"),
+        # "/%09/evil.example" once decoded: browsers drop the tab and read "//evil.example".
+        ("/\t/evil.example", "/"),
+        ("/\n/evil.example", "/"),
+        ("/ /evil.example", "/"),
+        ("/\x00/evil.example", "/"),
+        ("records", "/"),
+        ("javascript:alert(1)", "/"),
     ],
 )
 async def test_after_sign_in_the_console_goes_back_only_to_its_own_pages(console, asked, goes):
@@ -101,3 +117,38 @@ async def test_after_sign_in_the_console_goes_back_only_to_its_own_pages(console
     async with console.client.post("/sign-in", data=form, allow_redirects=False) as answer:
         assert answer.status == 303
         assert answer.headers["Location"] == goes
+
+
+async def test_passwords_are_checked_off_the_event_loop_a_few_at_a_time(console, monkeypatch):
+    """Eight wrong passwords at once: each check runs on a worker thread, never more than
+    ``VERIFY_AT_ONCE`` together, and the pages go on answering meanwhile."""
+    loop_thread = threading.get_ident()
+    lock = threading.Condition()
+    running = peak = 0
+    threads: set[int] = set()
+
+    def slow_verify(user: object, password: str) -> bool:
+        nonlocal running, peak
+        with lock:
+            threads.add(threading.get_ident())
+            running += 1
+            peak = max(peak, running)
+            lock.notify_all()
+            # Held a while, so that every check that may start does: one too many ends it.
+            lock.wait_for(lambda: running > sign_in.VERIFY_AT_ONCE, timeout=1)
+            running -= 1
+        return False
+
+    monkeypatch.setattr(sign_in, "verify_password", slow_verify)
+    # Not the sign-in limit's test: eight failures from one address would otherwise pass it.
+    monkeypatch.setattr(console.client.app[LIMITER], "retry_after", lambda *keys: 0.0)
+    token = await console.csrf()
+
+    async def attempt(n: int) -> int:
+        form = {"csrf": token, "name": f"user{n}", "password": "wrong", "next": "/"}
+        async with console.client.post("/sign-in", data=form, allow_redirects=False) as answer:
+            return answer.status
+
+    assert await asyncio.gather(*(attempt(n) for n in range(8))) == [401] * 8
+    assert peak == sign_in.VERIFY_AT_ONCE
+    assert loop_thread not in threads

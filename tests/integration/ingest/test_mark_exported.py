@@ -4,19 +4,22 @@ with the real broker, Postgres and ingest against the Coupa simulator."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack
 from datetime import timedelta
 from typing import Any
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from services.ingest.inbox import accept_many
 from services.ingest.poller import Poller
+from shared.coupa.config import DEFAULT_SCOPES
 from shared.db.pool import Pool, create_pool
 from shared.kafka.envelope import Envelope
 from shared.kafka.producer import Publisher
 from shared.kafka.topics import Topics
 from shared.messages import INVOICE_POSTED, InvoicePosted, invoice_job_id
-from tests.integration.ingest.conftest import CONNECTION, IngestRig
+from tests.integration.ingest.conftest import CONNECTION, IngestRig, StartRig, sim_client
 from tests.support import committed_offsets, eventually
 
 QUIET = "quiet"  # a connection that leaves the setting at its default
@@ -87,6 +90,17 @@ async def _handled(rig: IngestRig, topics: Topics, kafka_bootstrap: str, count: 
     await eventually(done, within=60, what=f"{count} results handled by the export group")
 
 
+async def _retries(rig: IngestRig, topics: Topics) -> float:
+    """How often the export group retried a result, from ingest's own metrics."""
+    return sum(
+        sample.value
+        for family in text_string_to_metric_families(await rig.metrics())
+        for sample in family.samples
+        if sample.name == "connector_messages_total"
+        and sample.labels == {"topic": topics.deltek_results, "outcome": "retry"}
+    )
+
+
 async def _puts(rig: IngestRig) -> int:
     return sum(n for call, n in (await rig.coupa_calls()).items() if call.startswith("PUT "))
 
@@ -145,6 +159,56 @@ async def test_coupa_errors_are_retried_and_a_refusal_is_audited_and_passed(
         metrics
     )
     assert 'outcome="dead_lettered"' not in metrics
+
+
+async def test_a_refused_credential_waits_for_the_fix_and_is_never_audited_as_refused(
+    rig: IngestRig, pool: Pool, publisher: Publisher, topics: Topics, kafka_bootstrap: str
+) -> None:
+    """The PUT answers 401 even to a fresh token (the client's own re-mint included): that is
+    an outage of our credentials, so the message is retried until Coupa takes the flag."""
+    (invoice_id,) = _approved_unexported(rig, 1)
+    plan = {"unauthorized": {"after": 1, "count": 4}}  # the GET passes, the PUT twice refused
+    async with rig.client.session.post(f"{rig.sim_url}/_admin/faults", json=plan) as answer:
+        assert answer.status == 200
+    await _post(publisher, topics, CONNECTION, invoice_id)
+    await _handled(rig, topics, kafka_bootstrap, 1)
+
+    assert rig.sim_store.get("invoices", invoice_id)["exported"] is True
+    async with rig.client.session.get(f"{rig.sim_url}/_admin/faults") as answer:
+        assert (await answer.json())["injected"] == {"unauthorized": 4}
+    events = await _events(pool, CONNECTION, invoice_id)
+    assert [(e["event"], e["outcome"]) for e in events] == [("exported_in_coupa", "marked")]
+    assert await _retries(rig, topics) >= 2
+    assert 'outcome="refused"' not in await rig.metrics()
+
+
+async def test_a_missing_scope_waits_until_the_connection_has_it(
+    start_rig: StartRig,
+    pool: Pool,
+    publisher: Publisher,
+    topics: Topics,
+    kafka_bootstrap: str,
+) -> None:
+    """A token without ``core.invoice.write`` gets 403 for the PUT: retried, not refused, and
+    the flag is set once the connection's client has the scope."""
+    scoped = tuple(s for s in DEFAULT_SCOPES if s != "core.invoice.write")
+    rig = await start_rig(scopes=scoped)
+    (invoice_id,) = _approved_unexported(rig, 1)
+    await _post(publisher, topics, CONNECTION, invoice_id)
+
+    async def retried() -> bool:
+        return await _retries(rig, topics) >= 2
+
+    await eventually(retried, within=60, what="the 403 retried")
+    assert rig.sim_store.get("invoices", invoice_id)["exported"] is False
+    assert await _events(pool, CONNECTION, invoice_id) == []
+
+    async with AsyncExitStack() as stack:
+        rig.directory.client = sim_client(stack, rig.sim_url)  # the scope added to the client
+        await _handled(rig, topics, kafka_bootstrap, 1)
+    assert rig.sim_store.get("invoices", invoice_id)["exported"] is True
+    events = await _events(pool, CONNECTION, invoice_id)
+    assert [(e["event"], e["outcome"]) for e in events] == [("exported_in_coupa", "marked")]
 
 
 async def test_the_poll_skips_the_version_our_flag_made_but_not_a_later_change(

@@ -239,6 +239,17 @@ def test_an_unbooked_invoice_is_never_matched_to_a_voucher_on_the_number_alone()
     assert [f.kind for f in found] == [Kind.MISSING_IN_DELTEK, Kind.NOT_FROM_COUPA]
 
 
+def test_one_voucher_is_claimed_by_one_of_two_invoices_with_its_vendor_and_number() -> None:
+    """A duplicate in Coupa: the same vendor and number twice, and one voucher in Deltek."""
+    twins = [coupa(1), coupa(2, invoice_number="INV-1")]
+    bookings = {1: booking(1), 2: booking(2, invoice_number="INV-1")}
+    found = classify(PERIOD, twins, [voucher(1)], bookings)
+    assert [(f.coupa_id, f.kind, f.vouchers) for f in found] == [
+        (1, Kind.MATCHED, ("000001 in CP1",)),
+        (2, Kind.MISSING_IN_DELTEK, ()),
+    ]
+
+
 def test_totals_count_every_class_and_keep_currencies_apart() -> None:
     findings = [
         Finding(Kind.MATCHED, "A", "V1", coupa_amount=Decimal("10.00"), currency="USD"),
@@ -252,5 +263,17 @@ def test_totals_count_every_class_and_keep_currencies_apart() -> None:
     assert rows[("not_from_coupa", "USD")] == (1, Decimal("5.00"))
     assert rows[("posted_twice", "")] == (0, Decimal(0))
     assert {kind for kind, _ in rows} == {kind.value for kind in Kind}
-    assert not balances(findings)
+    assert balances(findings)  # a voucher keyed by hand is normal: the period still balances
     assert balances(findings[:3])
+
+
+@pytest.mark.parametrize(
+    "kind", [kind for kind in Kind if kind not in (Kind.MATCHED, Kind.NOT_FROM_COUPA)]
+)
+def test_every_other_class_unbalances_the_period(kind: Kind) -> None:
+    findings = [
+        Finding(Kind.MATCHED, "A", "V1", coupa_amount=Decimal("10.00"), currency="USD"),
+        Finding(Kind.NOT_FROM_COUPA, "D", "V2", deltek_amount=Decimal("5.00"), currency="USD"),
+        Finding(kind, "E", "V1", coupa_amount=Decimal("1.00"), currency="USD"),
+    ]
+    assert not balances(findings)

@@ -50,6 +50,24 @@ def test_a_period_that_balances_says_so_without_a_findings_table() -> None:
     assert text.rstrip().endswith("reconcile: acme 2026-11 (closed): 1 invoices, balances")
 
 
+def test_vouchers_keyed_by_hand_are_listed_but_the_period_balances() -> None:
+    hand = Finding(
+        Kind.NOT_FROM_COUPA,
+        "HAND-1",
+        "V9",
+        deltek_amount=Decimal("12.00"),
+        currency="USD",
+        vouchers=("000003 in AP-HAND",),
+        detail="keyed in Deltek: no Coupa invoice has it",
+    )
+    text = printed(Reconciliation("acme", 202611, True, [FINDINGS[0], hand]))
+    assert "acme 2026-11: what does not match" in text
+    assert "HAND-1" in text and "000003 in AP-HAND" in text
+    assert text.rstrip().endswith(
+        "reconcile: acme 2026-11 (closed): 2 invoices, balances (1 not from Coupa)"
+    )
+
+
 def test_the_csv_holds_every_finding_with_exact_amounts(tmp_path: Path) -> None:
     path = tmp_path / "r.csv"
     write_csv(Reconciliation("acme", 202612, False, FINDINGS), path)
