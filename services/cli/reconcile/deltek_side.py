@@ -44,11 +44,15 @@ def invoice_of(row: LedgerRow, column: str | None) -> str:
 
 
 async def read_ledger(
-    deltek: DeltekClient, period: int, column: str | None, tell: Tell
+    deltek: DeltekClient, period: int, column: str | None, tell: Tell, *, batch: str | None = None
 ) -> list[DeltekVoucher]:
-    """The posted vouchers of ``period``: its ledger rows grouped by batch and voucher."""
+    """The posted vouchers of ``period`` (of one ``batch`` only, when given): its ledger rows
+    grouped by batch and voucher."""
+    where = FilterHash().where("Period", period)
+    if batch is not None:
+        where = where.where("Batch", batch)
     rows: dict[tuple[str, str], list[LedgerRow]] = defaultdict(list)
-    async for row in deltek.iter_ap_ledger(FilterHash().where("Period", period)):
+    async for row in deltek.iter_ap_ledger(where):
         if row.Period != period:
             raise LedgerFilterError(
                 f"PSALedger/AP answered a row of period {row.Period} for a filter on {period}",
@@ -73,14 +77,19 @@ async def read_ledger(
 
 async def read_entered(
     deltek: DeltekClient, batches: Iterable[str], tell: Tell
-) -> list[DeltekVoucher]:
-    """The vouchers of the connector's batches that are still in data entry (posted ones are
-    in the ledger, read once there)."""
+) -> tuple[list[DeltekVoucher], list[str]]:
+    """The vouchers of the connector's ``batches`` (those the ledger read did not show) that
+    are still in data entry, and the batches found posted since that read, whose ledger rows
+    the caller reads again: a batch posted in between is then in neither list otherwise."""
     found: list[DeltekVoucher] = []
+    posted_since: list[str] = []
     for batch in batches:
         control = await deltek.get_ap_batch(batch)
         tell("deltek batches", 1)
-        if control is None or control.Posted == "Y":
+        if control is None:
+            continue
+        if control.Posted == "Y":
+            posted_since.append(batch)
             continue
         lines: dict[str, list[ApDetail]] = defaultdict(list)
         for detail in await deltek.list_ap_lines(batch):
@@ -101,4 +110,4 @@ async def read_entered(
             )
             for master in await deltek.list_ap_vouchers(batch)
         ]
-    return found
+    return found, posted_since

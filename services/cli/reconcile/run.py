@@ -68,7 +68,14 @@ async def reconcile_with(
     coupa_side = await read_coupa(coupa, period, booked.coupa_ids, tell)
     closed = any(p.Period == period and is_closed(p) for p in await deltek.list_periods())
     vouchers = await read_ledger(deltek, period, column, tell)
-    vouchers += await read_entered(deltek, booked.batches, tell)
+    # Batches the ledger showed are posted: only the others are asked for one by one.
+    in_ledger = {voucher.batch for voucher in vouchers}
+    entered, posted_since = await read_entered(
+        deltek, [batch for batch in booked.batches if batch not in in_ledger], tell
+    )
+    vouchers += entered
+    for batch in posted_since:
+        vouchers += await read_ledger(deltek, period, column, tell, batch=batch)
     ids = {invoice.coupa_id for invoice in coupa_side} | set(booked.coupa_ids)
     bookings = await read_bookings(db, name, ids)
     return Reconciliation(name, period, closed, classify(period, coupa_side, vouchers, bookings))

@@ -252,3 +252,33 @@ def writes(world: World) -> dict[str, int]:
         **world.deltek.app[REQUEST_LOG_KEY].counts,
     }
     return {k: n for k, n in counts.items() if not k.startswith("GET") and "token" not in k}
+
+
+async def test_only_unposted_batches_are_read_and_one_posted_meanwhile_is_still_seen(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Review of issue 15: batches the ledger read showed are not asked for again, and a batch
+    posted between the ledger read and its own read is read from the ledger, not lost."""
+    posted = world.approve()
+    await world.record(command := world.command(posted))
+    await world.enter(command)
+    late = world.approve()
+    await world.record(late_command := world.command(late))
+    late_batch = await world.enter(late_command, post=False)
+
+    real_read = world.vp.get_ap_batch
+    asked: list[str] = []
+
+    async def posting_meanwhile(batch: str):
+        asked.append(batch)
+        if batch == late_batch:  # a clerk posts it just as the connector looks
+            await world.vp.post_batch(batch, PERIOD, company="01")
+        return await real_read(batch)
+
+    monkeypatch.setattr(world.vp, "get_ap_batch", posting_meanwhile)
+    result = await reconcile_with(world.db, world.coupa, world.vp, CONNECTION, PERIOD, nothing)
+
+    assert asked == [late_batch]  # the posted one came from the ledger read alone
+    found = by_class(result.findings)
+    assert {posted["invoice-number"], late["invoice-number"]} <= found[Kind.MATCHED]
+    assert Kind.MISSING_IN_DELTEK not in found
