@@ -50,27 +50,39 @@ class Replay:
     envelope: Envelope
 
 
-async def select(conn: Connection, selection: Selection) -> list[dict[str, Any]]:
-    """The newest version of each record that matches, oldest change first."""
+async def select(
+    conn: Connection, selection: Selection, *, limit: int | None = None
+) -> list[dict[str, Any]]:
+    """The newest version of each record that matches, oldest change first; at most ``limit``.
+
+    Every criterion is in the SQL, so only the rows returned are read with their payloads: the
+    console asks for one more than it replays, to know that there are more, and no more. State
+    and dates are checked on each record's newest version (an older version that matches is not
+    replayed), so they filter the newest versions rather than choose among them.
+    """
     rows = await conn.fetch(
-        """SELECT DISTINCT ON (record_key) id, record_key, connection, kind, state, payload,
-                  command, updated_at
-             FROM records
-            WHERE ($1::text IS NULL OR record_key = $1)
-              AND ($2::text IS NULL OR connection = $2)
-            ORDER BY record_key, id DESC""",
+        """WITH newest AS (
+                SELECT DISTINCT ON (record_key) id, state, updated_at
+                  FROM records
+                 WHERE ($1::text IS NULL OR record_key = $1)
+                   AND ($2::text IS NULL OR connection = $2)
+                 ORDER BY record_key, id DESC)
+           SELECT r.id, r.record_key, r.connection, r.kind, r.state, r.payload, r.command,
+                  r.updated_at
+             FROM newest n JOIN records r ON r.id = n.id
+            WHERE (cardinality($3::text[]) = 0 OR n.state = ANY($3::text[]))
+              AND ($4::timestamptz IS NULL OR n.updated_at >= $4)
+              AND ($5::timestamptz IS NULL OR n.updated_at < $5)
+            ORDER BY n.updated_at, n.id
+            LIMIT $6""",
         selection.record_key,
         selection.connection,
+        list(selection.states),
+        selection.since,
+        selection.until,
+        limit,
     )
-    chosen = [
-        dict(row)
-        for row in rows
-        if (not selection.states or row["state"] in selection.states)
-        and (selection.since is None or row["updated_at"] >= selection.since)
-        and (selection.until is None or row["updated_at"] < selection.until)
-    ]
-    chosen.sort(key=lambda row: (row["updated_at"], row["id"]))
-    return chosen
+    return [dict(row) for row in rows]
 
 
 def plan(rows: list[dict[str, Any]], topics: Topics) -> list[Replay]:

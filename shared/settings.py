@@ -7,7 +7,9 @@ Flat names (``CONNECTOR_DATABASE_URL``, ``CONNECTOR_KAFKA_BOOTSTRAP``, ``CONNECT
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field, SecretStr
+from typing import Self
+
+from pydantic import BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -123,6 +125,22 @@ class Settings(BaseSettings):
     mapper: MapperTuning = MapperTuning()
     ingest: IngestTuning = IngestTuning()
     poster: PosterTuning = PosterTuning()
+
+    @model_validator(mode="after")
+    def _stuck_rebalance_outlasts_a_healthy_one(self) -> Self:
+        """A healthy rebalance may take the rebalance timeout plus a member's drain: a stuck
+        limit within that would make consumers rejoin, and rebalance again, while nothing is stuck.
+        """
+        healthy = self.consumer.drain_seconds + self.kafka.max_poll_interval_ms / 1000
+        if self.consumer.stuck_rebalance_seconds <= healthy:
+            raise ValueError(
+                f"consumer.stuck_rebalance_seconds ({self.consumer.stuck_rebalance_seconds:g}) "
+                f"must exceed consumer.drain_seconds ({self.consumer.drain_seconds:g}) plus the "
+                f"rebalance timeout kafka.max_poll_interval_ms / 1000 "
+                f"({self.kafka.max_poll_interval_ms / 1000:g}), {healthy:g} s: a healthy "
+                "rebalance may take that long"
+            )
+        return self
 
     def admin_listen_port(self) -> int:
         """The admin port in force: ``admin_port`` if set, else beside the HTTP port."""

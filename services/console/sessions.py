@@ -10,7 +10,6 @@ at sign-in and sign-out, so a token seen before sign-in is worth nothing after i
 from __future__ import annotations
 
 import hmac
-import ipaddress
 import secrets
 from dataclasses import dataclass
 
@@ -56,19 +55,3 @@ class SessionCodec:
             return None
         user = data.get("u")
         return Session(user if isinstance(user, str) else None, data["c"])
-
-
-def needs_secure_cookie(scheme: str, host: str) -> bool:
-    """Secure everywhere but plain HTTP to a loopback address (``connector dev``, tests).
-
-    Without Secure a cookie would travel over any plain HTTP connection; a browser keeps and sends
-    a Secure cookie only over HTTPS, except to localhost, so dropping it is needed there only.
-    """
-    if scheme == "https":
-        return True
-    if host == "localhost":
-        return False
-    try:
-        return not ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return True

@@ -19,16 +19,11 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-from services.console.sessions import (
-    COOKIE,
-    CSRF_FIELD,
-    CSRF_HEADER,
-    Session,
-    SessionCodec,
-    needs_secure_cookie,
-)
+from services.console.sessions import COOKIE, CSRF_FIELD, CSRF_HEADER, Session, SessionCodec
+from services.console.settings import ConsoleSettings, ConsoleTuning
 from services.console.sign_in_limit import SignInLimiter
 from services.console.users import Role, User, UserDirectory
+from shared.service.app import SETTINGS
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +62,13 @@ def templates() -> Environment:
     )
     env.globals["Role"] = Role
     return env
+
+
+def tuning_of(app: web.Application) -> ConsoleTuning:
+    """The console's own settings (``create_app`` is always given ``ConsoleSettings``)."""
+    settings = app[SETTINGS]
+    assert isinstance(settings, ConsoleSettings)
+    return settings.console
 
 
 def session_of(request: web.Request) -> Session:
@@ -153,7 +155,7 @@ async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
             path="/",
             httponly=True,
             samesite="Lax",
-            secure=needs_secure_cookie(request.scheme, request.url.host or ""),
+            secure=tuning_of(request.app).secure_cookies,
         )
     return response
 

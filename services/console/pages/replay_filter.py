@@ -64,11 +64,13 @@ async def by_filter(request: web.Request) -> web.Response:
     problems = list(wanted.problems)
     async with request.app[POOL].acquire() as conn:
         connections = [stored.name for stored in await list_connections(conn)]
-        rows = await select(conn, wanted.selection()) if asked and not problems else []
+        # One more than it replays, to know there are more: never every record with its payload.
+        picking = asked and not problems
+        rows = await select(conn, wanted.selection(), limit=WATCH_LIMIT + 1) if picking else []
     if len(rows) > WATCH_LIMIT:
         problems.append(
-            f"{len(rows)} records match; the console replays at most {WATCH_LIMIT} at once. "
-            "Narrow the filter, or use `connector replay` for more."
+            f"More than {WATCH_LIMIT} records match; the console replays at most {WATCH_LIMIT} "
+            "at once. Narrow the filter, or use `connector replay` for more."
         )
     if not asked or problems:
         context = {

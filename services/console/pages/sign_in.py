@@ -1,8 +1,9 @@
 """Signing in and out: a name and password checked against the users file, rate-limited.
 
-Wrong passwords are counted per user name and per client address (``sign_in_limit.py``); past the
-limit the page answers 429 with ``Retry-After`` without checking the password at all. Each
-attempt is logged with the name and address, never the password.
+Wrong passwords are counted per user name and per client address (``sign_in_limit.py``; behind
+a trusted proxy the address is the client's, from ``client_address.py``); past the limit the
+page answers 429 with ``Retry-After`` without checking the password at all. Each attempt is
+logged with the name and address, never the password.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
+from services.console.client_address import FORWARDED_FOR, client_address
 from services.console.sessions import Session
 from services.console.users import User, verify_password
 from services.console.web import (
@@ -25,6 +27,7 @@ from services.console.web import (
     replace_session,
     see_other,
     session_of,
+    tuning_of,
 )
 
 log = logging.getLogger(__name__)
@@ -65,7 +68,8 @@ async def sign_in(request: web.Request) -> web.Response:
     name = str(form.get("name", "")).strip()
     password = str(form.get("password", ""))
     target = next_path(form.get("next"))
-    address = request.remote or "unknown"
+    trusted = tuning_of(request.app).trusted_proxies
+    address = client_address(request.remote, request.headers.getall(FORWARDED_FOR, []), trusted)
     keys = (f"user:{name.casefold()}", f"address:{address}")
     limiter = request.app[LIMITER]
     wait = limiter.retry_after(*keys)

@@ -53,7 +53,8 @@ class Console:
 @pytest.fixture
 def console_settings(topics, kafka_tuning) -> ConsoleSettings:
     kafka = kafka_tuning.model_copy(update={"topic_prefix": topics.prefix})
-    tuning = ConsoleTuning(sign_in_failures=3, sign_in_window_seconds=60)
+    # Plain HTTP on loopback, as under `connector dev`: a Secure cookie would not come back.
+    tuning = ConsoleTuning(sign_in_failures=3, sign_in_window_seconds=60, secure_cookies=False)
     return ConsoleSettings(kafka=kafka, console=tuning)
 
 

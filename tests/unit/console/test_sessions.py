@@ -1,4 +1,4 @@
-"""Session cookies: signed, stamped, and carrying the CSRF token; when a cookie may drop Secure."""
+"""Session cookies: signed, stamped, and carrying the CSRF token."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import time
 import itsdangerous.timed
 import pytest
 
-from services.console.sessions import Session, SessionCodec, needs_secure_cookie
+from services.console.sessions import Session, SessionCodec
 
 
 def test_a_session_survives_the_round_trip():
@@ -46,19 +46,3 @@ def test_the_csrf_token_is_the_sessions_own():
     assert not session.accepts("")
     assert not session.accepts(Session.fresh().csrf)
     assert Session.fresh().csrf != session.csrf
-
-
-@pytest.mark.parametrize(
-    ("scheme", "host", "secure"),
-    [
-        ("http", "127.0.0.1", False),
-        ("http", "localhost", False),
-        ("http", "[::1]", False),
-        ("https", "127.0.0.1", True),
-        ("http", "console.example.com", True),
-        ("http", "10.0.0.5", True),
-        ("https", "console.example.com", True),
-    ],
-)
-def test_secure_is_dropped_only_for_plain_http_to_loopback(scheme, host, secure):
-    assert needs_secure_cookie(scheme, host) is secure
