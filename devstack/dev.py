@@ -11,6 +11,7 @@ from pathlib import Path
 
 from devstack import supervisor as local
 from devstack.flow import FlowWatch
+from devstack.ports import PortInUseError
 from devstack.sim_setup import prepare_sim_connection
 from services.cli.console_cmd import write_private
 from services.console.users import Role, UsersFileError, load_users, user_entry, verify_password
@@ -20,10 +21,24 @@ from shared.settings import Settings
 
 # The one console user ``connector dev`` makes, with a random password kept beside the dev key.
 CONSOLE_USER = "admin"
+DESCRIPTION = (
+    "Run the whole connector on this machine until Ctrl-C: an embedded PostgreSQL and broker, "
+    "the Coupa and Deltek simulators with a connection named 'sim' to them, the ingest, mapper "
+    "and poster services and the console (http://127.0.0.1:8080), each its own process. Data, "
+    "keys and logs are kept in ./.connector; a second run in the same folder goes on with them."
+)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.description = DESCRIPTION
     local.add_arguments(parser)
+    parser.add_argument(
+        "--console-port",
+        type=int,
+        default=8080,
+        metavar="PORT",
+        help="the console's port (default: %(default)s)",
+    )
     parser.add_argument(
         "--no-sims", action="store_true", help="do not start the Coupa and Deltek simulators"
     )
@@ -32,13 +47,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=float,
         default=5.0,
         metavar="SECONDS",
-        help="approve a new invoice in the Coupa simulator this often (0: never)",
+        help="approve a new invoice in the Coupa simulator this often, 0 for never "
+        "(default: %(default)s)",
     )
-    parser.add_argument("--console-port", type=int, default=8080, help="the console's port")
 
 
 def run(args: argparse.Namespace) -> int:
-    stack = local.Stack(args, Settings(), sims=not args.no_sims)
+    stack = local.Stack(
+        args, Settings(), sims=not args.no_sims, more_ports={"console": "console_port"}
+    )
+    try:
+        stack.check()
+    except (local.StackAlreadyRunningError, PortInUseError) as exc:
+        print(f"dev: {exc}", file=sys.stderr)
+        return 2
     stack.install_signal_handlers()
     try:
         stack.start()
@@ -50,9 +72,6 @@ def run(args: argparse.Namespace) -> int:
         assert stack.endpoints is not None
         coupa = stack.child("coupa-sim").url if stack.sims else None
         stack.supervise(FlowWatch(stack.endpoints.database_url, coupa, args.trickle))
-    except local.StackAlreadyRunningError as exc:
-        print(f"dev: {exc}", file=sys.stderr)
-        return 2
     except (RuntimeError, TimeoutError, OSError) as exc:
         print(f"dev: could not start: {exc}", file=sys.stderr)
         return 1
@@ -106,6 +125,8 @@ def start_console(stack: local.Stack, port: int) -> ConsoleLogin:
         "CONNECTOR_CONSOLE__USERS_FILE": str(users_file.resolve()),
         # In the environment, not on the command line, where ps shows it.
         "CONNECTOR_CONSOLE__SESSION_SECRET": session_secret,
+        # Plain HTTP on loopback: a browser would not send a Secure cookie back over it.
+        "CONNECTOR_CONSOLE__SECURE_COOKIES": "false",
     }
     console = local.Child(
         "console",

@@ -18,6 +18,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
@@ -25,6 +26,7 @@ from typing import Any, Protocol
 
 import asyncpg
 
+from devstack import ports
 from services.cli.dev_key import DEV_KEY_FILE
 from services.cli.migrate_cmd import apply as apply_migrations
 from shared.db.pool import init_connection
@@ -32,8 +34,6 @@ from shared.embedded.broker import EmbeddedBroker
 from shared.embedded.postgres import EmbeddedPostgres
 from shared.embedded.process import free_port, spawn
 from shared.endpoints import (
-    DEFAULT_BROKER_PORT,
-    DEFAULT_POSTGRES_PORT,
     Endpoints,
     pgdata_dir,
     remove_stack,
@@ -57,15 +57,9 @@ _HINTS = {
 }
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """The flags ``dev`` and ``demo`` share: every port, and whether to run the simulators."""
-    parser.add_argument("--ingest-port", type=int, default=8081)
-    parser.add_argument("--mapper-port", type=int, default=8082)
-    parser.add_argument("--poster-port", type=int, default=8083)
-    parser.add_argument("--coupa-sim-port", type=int, default=8091)
-    parser.add_argument("--deltek-sim-port", type=int, default=8092)
-    parser.add_argument("--postgres-port", type=int, default=DEFAULT_POSTGRES_PORT)
-    parser.add_argument("--broker-port", type=int, default=DEFAULT_BROKER_PORT)
+def add_arguments(parser: argparse.ArgumentParser, *, free_ports: bool = False) -> None:
+    """The flags ``dev`` and ``demo`` share: every port (see ``ports.add_arguments``)."""
+    ports.add_arguments(parser, free_ports=free_ports)
 
 
 @dataclass
@@ -131,8 +125,17 @@ def secret_file(settings: Settings, name: str) -> str:
 class Stack:
     """Start with ``start()``, keep alive with ``supervise()``, always end with ``shutdown()``."""
 
-    def __init__(self, args: argparse.Namespace, settings: Settings, *, sims: bool) -> None:
+    def __init__(
+        self,
+        args: argparse.Namespace,
+        settings: Settings,
+        *,
+        sims: bool,
+        more_ports: Mapping[str, str] | None = None,
+    ) -> None:
         self.args = args
+        # Ports of parts the caller starts itself (``dev``'s console), checked with the stack's.
+        self.more_ports = dict(more_ports or {})
         self.settings = settings
         self.sims = sims
         self.logs = Path(settings.state_dir) / "logs"
@@ -149,6 +152,8 @@ class Stack:
             else secret_file(settings, DEV_KEY_FILE)
         )
         self.callout_secret = secret_file(settings, "sim-callout.secret")
+        # The highest Coupa id the database holds: the Coupa simulator's new ids go above it.
+        self.coupa_ids_above = 0
 
     def install_signal_handlers(self) -> None:
         """From here on a signal unwinds the caller through ``shutdown`` (which restores them)."""
@@ -156,11 +161,16 @@ class Stack:
             sig: signal.signal(sig, _on_signal) for sig in (signal.SIGTERM, signal.SIGINT)
         }
 
-    def start(self) -> Endpoints:
+    def check(self) -> None:
+        """Refuse, before anything starts, a folder a stack runs from or a port in use."""
         if running_stack(self.settings) is not None:
             raise StackAlreadyRunningError(
                 f"a stack already runs from {Path(self.settings.state_dir).resolve()}"
             )
+        ports.ensure_free(self.args, self.port_flags())
+
+    def start(self) -> Endpoints:
+        self.check()
         self.logs.mkdir(parents=True, exist_ok=True)
         settings, args = self.settings, self.args
         if settings.database_url is None:
@@ -183,6 +193,18 @@ class Stack:
         self._wait_healthy(HEALTH_TIMEOUT)
         return self.endpoints
 
+    def port_flags(self) -> dict[str, str]:
+        """The parts this stack will bind a port for, each with the dest of its port flag."""
+        skipped = set()
+        if not self.sims:
+            skipped |= {"coupa-sim", "deltek-sim"}
+        if self.settings.database_url is not None:
+            skipped.add("postgres")
+        if self.settings.kafka_bootstrap is not None:
+            skipped.add("broker")
+        parts = {part: dest for part, dest in ports.PORT_FLAGS.items() if part not in skipped}
+        return {**parts, **self.more_ports}
+
     def child(self, name: str) -> Child:
         return next(child for child in self.children if child.name == name)
 
@@ -199,6 +221,8 @@ class Stack:
         applied = await apply_migrations(self.endpoints.database_url)
         if applied:
             print(f"migrations applied: {', '.join(applied)}", flush=True)
+        if self.sims:
+            self.coupa_ids_above = await highest_coupa_id(self.endpoints.database_url)
         await ensure_pipeline_topics(self.settings, self.endpoints.kafka_bootstrap)
         if fresh_broker:
             count = await self._republish_unfinished()
@@ -228,7 +252,11 @@ class Stack:
         base_env = {**os.environ, "CONNECTOR_MASTER_KEY": self.master_key}
         children = []
         if self.sims:
-            callout = [f"--callout-url=http://127.0.0.1:{args.ingest_port}/coupa/{SIM_CONNECTION}"]
+            callout = [
+                f"--callout-url=http://127.0.0.1:{args.ingest_port}/coupa/{SIM_CONNECTION}",
+                # Reseeded afresh, it must not hand out an id an earlier run's records hold.
+                f"--ids-above={self.coupa_ids_above}",
+            ]
             # The secret in the environment, not on the command line, where ps shows it.
             callout_env = {**base_env, COUPA_SIM_CALLOUT_SECRET: self.callout_secret}
             for system, port, extra, env in (
@@ -275,7 +303,8 @@ class Stack:
             for child in list(pending):
                 if child.proc is not None and child.proc.poll() is not None:
                     raise RuntimeError(
-                        f"{child.name} exited ({child.proc.returncode}); see {child.log_path}"
+                        f"{child.name} exited ({child.proc.returncode}): "
+                        f"{last_line(child.log_path)} (see {child.log_path})"
                     )
                 try:
                     with urllib.request.urlopen(  # noqa: S310 - our own loopback URL
@@ -378,6 +407,35 @@ class Stack:
             self.postgres.stop()
         if self._wrote_state:
             remove_stack(self.settings)
+
+
+async def highest_coupa_id(database_url: str) -> int:
+    """The highest Coupa id of the simulators' connection in the records and the PO store, 0
+    for none: the simulators start from their seed each run, while Postgres keeps every run."""
+    conn = await asyncpg.connect(database_url)
+    try:
+        highest = await conn.fetchval(
+            """SELECT greatest(
+                   (SELECT max(coupa_id::bigint) FROM records
+                     WHERE connection = $1 AND coupa_id ~ '^[0-9]{1,18}$'),
+                   (SELECT max(po_id) FROM coupa_purchase_orders WHERE connection = $1))""",
+            SIM_CONNECTION,
+        )
+    finally:
+        await conn.close()
+    return int(highest or 0)
+
+
+def last_line(log_path: Path) -> str:
+    """The last line a child wrote (why it stopped, as a rule), or a note that there is none."""
+    try:
+        with log_path.open("rb") as log:
+            log.seek(max(0, log.seek(0, os.SEEK_END) - 4096))
+            lines = log.read().decode(errors="replace").splitlines()
+    except OSError:
+        lines = []
+    last = next((line.strip() for line in reversed(lines) if line.strip()), "")
+    return last[:300] or "it wrote nothing"
 
 
 def without_password(url: str) -> str:

@@ -20,8 +20,7 @@ PORTS = ("ingest", "mapper", "poster", "coupa_sim", "deltek_sim", "postgres", "b
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Every port flag, defaulting to a free port instead of the ``dev`` defaults; ``--keep``."""
-    local.add_arguments(parser)
-    parser.set_defaults(**{f"{name}_port": None for name in PORTS})
+    local.add_arguments(parser, free_ports=True)
     parser.add_argument(
         "--keep", action="store_true", help="keep the run's folder (data and logs) afterwards"
     )

@@ -10,7 +10,8 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Protocol, cast
 
 from aiohttp import web
@@ -63,6 +64,12 @@ SIMULATORS = (("coupa", "simulators.coupa.cli"), ("deltek", "simulators.deltek.c
 
 # Default HTTP port of each service when neither --port nor CONNECTOR_HTTP_PORT says otherwise.
 SERVICE_PORTS = {"ingest": 8081, "mapper": 8082, "poster": 8083}
+# Commands that run until stopped, or start processes that do: they log at INFO (the level a
+# service keeps); every other command answers on stdout and logs warnings only unless asked.
+RUNNING_COMMANDS = frozenset(
+    {*SERVICE_PORTS, "console", "sim", *(name for name, _, _ in HARNESS_COMMANDS)}
+)
+LOG_LEVEL_VARIABLE = "CONNECTOR_LOG_LEVEL"
 # How a command ends when whoever read its output stopped reading (see ``_reader_gone``).
 SIGPIPE_EXIT = 128 + signal.SIGPIPE
 
@@ -125,9 +132,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="connector", description="Coupa → Deltek Vantagepoint AP invoice connector"
     )
+    _add_verbose_flag(parser, default=False)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     migrate_parser = sub.add_parser("migrate", help="apply pending database migrations")
+    _add_verbose_flag(migrate_parser)
     migrate_parser.set_defaults(func=lambda args: asyncio.run(migrate_cmd.run()))
 
     for name, dotted, text in HARNESS_COMMANDS:
@@ -156,6 +165,7 @@ def build_parser() -> argparse.ArgumentParser:
             _add_command(systems, system, sim, f"the {system.title()} API simulator")
 
     topics_parser = sub.add_parser("topics", help="create the pipeline topics that are missing")
+    _add_verbose_flag(topics_parser)
     topics_parser.set_defaults(func=lambda args: asyncio.run(topics_cmd()))
 
     for service, port in SERVICE_PORTS.items():
@@ -174,15 +184,52 @@ def _add_command(
     text: str,
 ) -> None:
     command_parser = sub.add_parser(name, help=text)
+    if name not in RUNNING_COMMANDS:
+        _add_verbose_flag(command_parser)
     module.add_arguments(command_parser)
     command_parser.set_defaults(func=module.run)
+
+
+def _add_verbose_flag(parser: argparse.ArgumentParser, default: object = argparse.SUPPRESS) -> None:
+    """``-v``, before or after the command's name; a command's own default is SUPPRESS, so that
+    it does not undo ``connector -v COMMAND``."""
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        default=default,
+        help=f"log INFO lines on stderr (else only warnings, unless ${LOG_LEVEL_VARIABLE} is set)",
+    )
+
+
+@contextmanager
+def command_log_level(args: argparse.Namespace) -> Iterator[None]:
+    """The log level a short command runs with: WARNING, INFO with ``-v``, else what
+    ``CONNECTOR_LOG_LEVEL`` says; services keep theirs (INFO).
+
+    Set as the variable every command's settings already read, for the command's duration
+    only, so no command needs code of its own and the caller's environment is left as it was.
+    """
+    chosen = os.environ.get(LOG_LEVEL_VARIABLE)
+    if args.command in RUNNING_COMMANDS or (chosen and not args.verbose):
+        yield
+        return
+    os.environ[LOG_LEVEL_VARIABLE] = "INFO" if args.verbose else "WARNING"
+    try:
+        yield
+    finally:
+        if chosen is None:
+            del os.environ[LOG_LEVEL_VARIABLE]
+        else:
+            os.environ[LOG_LEVEL_VARIABLE] = chosen
 
 
 def main(argv: list[str] | None = None) -> int:
     try:
         try:
             args = build_parser().parse_args(argv)
-            code: int = args.func(args)
+            with command_log_level(args):
+                code: int = args.func(args)
         finally:
             # Flushed here, not at exit (``--help`` exits through SystemExit), so a reader
             # gone early shows up below and not as an error the interpreter prints on its way.

@@ -30,6 +30,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     _secret_flag(parser, "client-secret", "the secret that goes with --client-id")
     parser.add_argument("--scopes", help="space-separated scopes the strict client may get")
     parser.add_argument("--seed", type=int, default=42, help="data set seed (deterministic)")
+    parser.add_argument(
+        "--ids-above",
+        type=int,
+        default=0,
+        metavar="ID",
+        help="give records made after seeding ids above ID (the seeded ones keep theirs)",
+    )
     parser.add_argument("--token-expires-in", type=int, default=86399, help="token lifetime, s")
     parser.add_argument("--no-rate-limit", action="store_true", help="disable the 25/s limiter")
     parser.add_argument("--retry-after", action="store_true", help="send Retry-After on 429")
@@ -71,6 +78,7 @@ def options_from_args(args: argparse.Namespace) -> CoupaSimOptions:
         client_secret=args.client_secret,
         client_scopes=frozenset(args.scopes.split()) if args.scopes else ALL_SCOPES,
         seed=args.seed,
+        ids_above=args.ids_above,
         token_expires_in=args.token_expires_in,
         rate_limit=not args.no_rate_limit,
         send_retry_after=args.retry_after,

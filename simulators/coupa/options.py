@@ -87,6 +87,9 @@ class CoupaSimOptions(BaseModel):
     token_expires_in: int = Field(default=86399, ge=1)
     seed: int = 42
     size: SeedSize = SeedSize()
+    # Records made after seeding get ids above this: a restarted ``connector dev`` passes the
+    # highest Coupa id its database already holds, so a new invoice never reuses an old one's.
+    ids_above: int = Field(default=0, ge=0)
     rate_limit: bool = True
     rate: float = Field(default=25.0, gt=0)
     burst: int = Field(default=20, ge=1)

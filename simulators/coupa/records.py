@@ -63,10 +63,12 @@ class Dataset:
     invoices: dict[int, Record] = field(default_factory=dict)
     accounts: dict[str, Record] = field(default_factory=dict)
     next_ids: dict[str, int] = field(default_factory=dict)
+    # Set once seeded: every id made afterwards is above it (``CoupaSimOptions.ids_above``).
+    ids_above: int = 0
 
     def new_id(self, kind: str, start: int) -> int:
         """Sequential ids per kind, starting at ``start``; realistic ids are not 1, 2, 3."""
-        value = self.next_ids.get(kind, start)
+        value = max(self.next_ids.get(kind, start), self.ids_above + 1)
         self.next_ids[kind] = value + 1
         return value
 

@@ -36,6 +36,7 @@ class CoupaStore:
         """Replace all data with the deterministic set for ``seed``."""
         self.seeder = Seeder(seed, self._options.size, self._options.utc_offset_minutes)
         data = self.seeder.build()
+        data.ids_above = self._options.ids_above
         self.collections: dict[str, dict[int, Record]] = {
             "invoices": data.invoices,
             "purchase_orders": data.purchase_orders,

@@ -13,12 +13,13 @@ import logging
 from aiohttp import web
 
 from services.console.mapping_changes import set_maps
-from services.console.pages.watch import watch_url
+from services.console.pages.watch import going_on, watch_url
 from services.console.read.exceptions import (
     MAP_KIND_FOR,
     Choice,
     choices,
     reason_groups,
+    subject_of,
     waiting_groups,
 )
 from services.console.users import Role
@@ -30,6 +31,12 @@ log = logging.getLogger(__name__)
 
 # What a map of each kind points at, in Deltek's words.
 TARGET_NAMES = {"supplier": "vendor", "account": "GL account", "project": "project (WBS1)"}
+# Beside each fix field: what to type, and that the list searches by name too.
+HINTS = {
+    "supplier": "Deltek vendor number; type a name to search",
+    "account": "Deltek GL account number; type a name to search",
+    "project": "Deltek project number (WBS1); type a name to search",
+}
 
 
 def add_routes(router: web.UrlDispatcher) -> None:
@@ -55,6 +62,7 @@ async def _page(
             "reasons": await reason_groups(conn),
             "options": options,
             "target_names": TARGET_NAMES,
+            "hints": HINTS,
             "error": error,
         },
         status=status,
@@ -80,10 +88,11 @@ async def fix(request: web.Request) -> web.Response:
         allowed = {choice.value for choice in await choices(conn, connection, map_kind)}
         if deltek_value not in allowed:
             error = (
-                f"{deltek_value or 'Nothing'} is not a usable Deltek {map_kind} of {connection}; "
-                "pick one from the list."
+                f"{deltek_value or 'Nothing'} is not a usable Deltek {TARGET_NAMES[map_kind]} "
+                f"of {connection}; pick one from the list."
             )
             return await _page(request, conn, error=error, status=400)
+        subject = await subject_of(conn, connection, kind, coupa_value)
         change = await set_maps(
             conn,
             connection,
@@ -104,8 +113,7 @@ async def fix(request: web.Request) -> web.Response:
         },
     )
     note = (
-        f"Coupa {map_kind} {coupa_value} of {connection} now maps to Deltek "
-        f"{TARGET_NAMES[map_kind]} {deltek_value}; "
-        f"{len(change.resumed)} waiting record(s) go on."
+        f"{subject} of {connection} now maps to Deltek {TARGET_NAMES[map_kind]} {deltek_value}; "
+        f"{going_on(len(change.resumed))}"
     )
     return see_other(watch_url(change.resumed, note))

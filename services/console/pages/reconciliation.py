@@ -8,8 +8,21 @@ from __future__ import annotations
 from aiohttp import web
 
 from services.console.web import refuse, render
+from shared.reconcile.model import Kind
 from shared.reconcile.results import latest_findings, latest_results
 from shared.service.app import POOL
+
+# The classes in a clerk's words; CSV files and metrics keep the machine names.
+CLASS_LABELS = {
+    Kind.MATCHED: "Matched",
+    Kind.MISSING_IN_DELTEK: "Missing in Deltek",
+    Kind.NOT_FROM_COUPA: "In Deltek, not from Coupa",
+    Kind.AMOUNT_MISMATCH: "Amount differs",
+    Kind.VENDOR_MISMATCH: "Vendor differs",
+    Kind.LINE_MISMATCH: "Lines differ",
+    Kind.CHANGED_IN_COUPA: "Changed in Coupa after posting",
+    Kind.POSTED_TWICE: "Posted twice",
+}
 
 
 def add_routes(router: web.UrlDispatcher) -> None:
@@ -20,7 +33,8 @@ def add_routes(router: web.UrlDispatcher) -> None:
 async def show(request: web.Request) -> web.Response:
     async with request.app[POOL].acquire() as conn:
         results = await latest_results(conn)
-    return render(request, "reconciliation.html", {"results": results, "chosen": None})
+    context = {"results": results, "chosen": None, "labels": CLASS_LABELS}
+    return render(request, "reconciliation.html", context)
 
 
 async def show_period(request: web.Request) -> web.Response:
@@ -31,5 +45,10 @@ async def show_period(request: web.Request) -> web.Response:
     results = [r for r in stored if (r.connection, r.period) == (connection, period)]
     if findings is None:
         return refuse(request, f"{connection} {period} was never reconciled.", status=404)
-    context = {"results": results, "chosen": (connection, period), "findings": findings}
+    context = {
+        "results": results,
+        "chosen": (connection, period),
+        "findings": findings,
+        "labels": CLASS_LABELS,
+    }
     return render(request, "reconciliation.html", context)

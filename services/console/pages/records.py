@@ -13,6 +13,7 @@ from shared.replay import STATES
 from shared.service.app import POOL
 
 ALL_STATES = (*STATES, "superseded", "previewed")
+KINDS = ("invoice", "supplier")
 
 
 def add_routes(router: web.UrlDispatcher) -> None:
@@ -41,6 +42,10 @@ def parse_search(query: dict[str, str]) -> tuple[Search, list[str]]:
     if state and state not in ALL_STATES:
         problems.append(f"There is no state {state!r}.")
         state = ""
+    kind = query.get("kind") or "invoice"
+    if kind not in KINDS:
+        problems.append(f"There is no kind of record {kind!r}.")
+        kind = "invoice"
     wanted = Search(
         invoice_number=query.get("invoice_number", ""),
         supplier=query.get("supplier", ""),
@@ -50,6 +55,7 @@ def parse_search(query: dict[str, str]) -> tuple[Search, list[str]]:
         date_to=dates["date_to"],
         state=state,
         connection=query.get("connection", ""),
+        kind=kind,
     )
     return wanted, problems
 

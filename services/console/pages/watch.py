@@ -12,7 +12,7 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
-from services.console.read.records import states
+from services.console.read.records import followed
 from services.console.web import render
 from shared.service.app import POOL
 
@@ -34,20 +34,27 @@ def watch_url(record_keys: list[str], note: str) -> str:
     return "/watch?" + urlencode(query)
 
 
+def going_on(count: int) -> str:
+    """What a fix or replay set going, in words: "2 invoices go on." """
+    if count == 0:
+        return "no invoice was waiting for it."
+    return "1 invoice goes on." if count == 1 else f"{count} invoices go on."
+
+
 async def show(request: web.Request) -> web.Response:
     keys = request.query.getall("key", [])[:WATCH_LIMIT]
     async with request.app[POOL].acquire() as conn:
-        now = await states(conn, keys)
+        rows = await followed(conn, keys)
     try:
         since = float(request.query.get("since", "0"))
     except ValueError:
         since = 0.0
-    moving = any(now.get(key) in MOVING for key in keys)
+    moving = any(row.state in MOVING for row in rows)
     return render(
         request,
         "watch.html",
         {
-            "rows": [(key, now.get(key, "unknown")) for key in keys],
+            "rows": rows,
             "note": request.query.get("note", ""),
             "refresh": moving and time.time() - since < WATCH_SECONDS,
         },

@@ -3,15 +3,19 @@ its versions, audit trail, the command as sent, Deltek's answer, and its lines s
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
 from services.console.read import LATEST
+from services.console.read.exceptions import anchor
 from shared.db.pool import Connection
 
 SEARCH_LIMIT = 200
+# The states a stored reason explains. A record keeps its last reason after it goes on (the
+# store does not clear ``last_error``), so in any other state the reason is history, not news.
+REASON_STATES = ("parked", "flagged", "failed")
 # The poster's audit events that carry what Deltek answered.
 DELTEK_ANSWERS = ("entered", "batch_posted", "posted", "parked", "flagged", "previewed")
 
@@ -28,6 +32,24 @@ class Search:
     date_to: date | None = None
     state: str = ""
     connection: str = ""
+    # "supplier" lists supplier records (the overview's supplier counts link here), whose
+    # invoice fields are blank, so only state and connection narrow them.
+    kind: str = "invoice"
+
+
+@dataclass(frozen=True)
+class Why:
+    """A record's reason as a clerk should read it: ``current`` while it still holds the record
+    where it is, otherwise an earlier problem that was resolved."""
+
+    text: str
+    current: bool
+
+
+def why(state: str, reason: str | None) -> Why | None:
+    if not reason:
+        return None
+    return Why(reason, current=state in REASON_STATES)
 
 
 @dataclass(frozen=True)
@@ -43,6 +65,10 @@ class Found:
     updated_at: datetime
     reason: str | None
 
+    @property
+    def why(self) -> Why | None:
+        return why(self.state, self.reason)
+
 
 async def search(conn: Connection, wanted: Search) -> list[Found]:
     """The newest version of each matching invoice, most recently changed first."""
@@ -50,9 +76,10 @@ async def search(conn: Connection, wanted: Search) -> list[Found]:
         f"""WITH {LATEST}
             SELECT record_key, connection, state, updated_at,
                    coalesce(parked_reason, last_error) AS reason,
-                   payload->'invoice' AS invoice
+                   coalesce(payload->'invoice',
+                            jsonb_build_object('supplier', payload->'supplier')) AS invoice
               FROM latest
-             WHERE kind = 'invoice'
+             WHERE kind = $9
                AND ($1 = '' OR payload->'invoice'->>'invoice-number' ILIKE '%' || $1 || '%')
                AND ($2 = '' OR payload->'invoice'->'supplier'->>'name' ILIKE '%' || $2 || '%'
                             OR payload->'invoice'->'supplier'->>'number' = $2
@@ -78,6 +105,7 @@ async def search(conn: Connection, wanted: Search) -> list[Found]:
         wanted.date_to.isoformat() if wanted.date_to else None,
         wanted.state,
         wanted.connection,
+        wanted.kind,
     )
     return [_found(row) for row in rows]
 
@@ -125,6 +153,8 @@ class Story:
     record_key: str
     versions: list[dict[str, Any]]
     events: list[AuditEvent]
+    # The Deltek vendor the command names, as the reference cache knows it ("" if it does not).
+    vendor_name: str = ""
 
     @property
     def newest(self) -> dict[str, Any]:
@@ -135,6 +165,35 @@ class Story:
         payload: dict[str, Any] = self.newest["payload"] or {}
         invoice = payload.get("invoice")
         return invoice if isinstance(invoice, dict) else {}
+
+    @property
+    def vendor(self) -> str:
+        """The Deltek vendor number the voucher was (or is to be) entered for."""
+        return str((self.newest["command"] or {}).get("vendor") or "")
+
+    @property
+    def currency(self) -> str:
+        return _currency(self.invoice)
+
+    @property
+    def why(self) -> Why | None:
+        """The newest version's reason: why it is parked, failed or flagged, or what it was."""
+        newest = self.newest
+        return why(newest["state"], newest["parked_reason"] or newest["last_error"])
+
+    @property
+    def waiting(self) -> list[tuple[str, str]]:
+        """What a parked record waits for, each with its group's anchor on the exceptions page."""
+        newest = self.newest
+        if newest["state"] != "parked":
+            return []
+        return [
+            (
+                wait.get("label") or f"Coupa {wait['kind']} {wait['coupa_value']}",
+                anchor(newest["connection"], wait["kind"], wait["coupa_value"]),
+            )
+            for wait in newest["waiting_for"] or []
+        ]
 
     @property
     def purchase_orders(self) -> list[dict[str, Any]]:
@@ -163,8 +222,8 @@ class Story:
 
 async def story(conn: Connection, record_key: str) -> Story | None:
     versions = await conn.fetch(
-        """SELECT id, version, state, payload, command, deltek_ref, job_id, parked_reason,
-                  last_error, waiting_for, created_at, updated_at
+        """SELECT id, connection, version, state, payload, command, deltek_ref, job_id,
+                  parked_reason, last_error, waiting_for, created_at, updated_at
              FROM records WHERE record_key = $1 ORDER BY id DESC""",
         record_key,
     )
@@ -175,18 +234,49 @@ async def story(conn: Connection, record_key: str) -> Story | None:
             WHERE record_key = $1 ORDER BY id""",
         record_key,
     )
-    return Story(
+    found = Story(
         record_key,
         [dict(row) for row in versions],
         [AuditEvent(e["occurred_at"], e["service"], e["event"], e["details"]) for e in events],
     )
+    if not found.vendor:
+        return found
+    name = await conn.fetchval(
+        "SELECT name FROM deltek_vendors WHERE connection = $1 AND vendor = $2 LIMIT 1",
+        found.newest["connection"],
+        found.vendor,
+    )
+    return replace(found, vendor_name=name or "")
 
 
-async def states(conn: Connection, record_keys: list[str]) -> dict[str, str]:
-    """The newest state of each of ``record_keys`` (absent when there is no such record)."""
+@dataclass(frozen=True)
+class Followed:
+    """A record on the watch page: its state now, and the invoice and supplier a clerk knows."""
+
+    record_key: str
+    state: str
+    invoice_number: str = ""
+    supplier: str = ""
+
+
+async def followed(conn: Connection, record_keys: list[str]) -> list[Followed]:
+    """The newest version of each of ``record_keys``, in their order (state "unknown" for a key
+    with no record)."""
     rows = await conn.fetch(
-        """SELECT DISTINCT ON (record_key) record_key, state FROM records
-            WHERE record_key = ANY($1::text[]) ORDER BY record_key, id DESC""",
+        """SELECT DISTINCT ON (record_key) record_key, state, payload->'invoice' AS invoice
+             FROM records WHERE record_key = ANY($1::text[]) ORDER BY record_key, id DESC""",
         record_keys,
     )
-    return {row["record_key"]: row["state"] for row in rows}
+    found = {row["record_key"]: _followed(row) for row in rows}
+    return [found.get(key) or Followed(key, "unknown") for key in record_keys]
+
+
+def _followed(row: Any) -> Followed:
+    invoice: dict[str, Any] = row["invoice"] or {}
+    supplier = invoice.get("supplier") or {}
+    return Followed(
+        row["record_key"],
+        row["state"],
+        str(invoice.get("invoice-number") or ""),
+        str(supplier.get("name") or supplier.get("number") or ""),
+    )

@@ -45,9 +45,9 @@ async def test_overview_counts_each_state_and_names_the_oldest_parked(console, d
     await console.sign_in("vera")
     html = await page(console, "/")
     assert re.search(r"state-parked\">parked</span></th>\s*<td class=\"num\"><a [^>]*>2</a>", html)
-    assert "acme:invoice:3</a>, parked" in html
+    assert "WIL-3</a> of Wiley, parked" in html
     assert "Posted today (UTC)</dt><dd>1</dd>" in html
-    assert 'acme:invoice:1</a>: <span class="error">mapper could not handle it' in html
+    assert 'INV-1</a>: <span class="error">mapper could not handle it' in html
 
 
 @pytest.mark.parametrize(
@@ -144,7 +144,8 @@ async def test_a_fix_maps_audits_with_the_user_and_tells_the_mapper(console, db_
     watch = await page(console, location)
     assert '<meta http-equiv="refresh"' in watch  # both are still parked: the mapper resumes them
     assert (
-        "supplier 217 of acme now maps to Deltek vendor VEND01; 2 waiting record(s) go on." in watch
+        "Coupa supplier V-00217 (Wiley) of acme now maps to Deltek vendor VEND01; "
+        "2 invoices go on." in watch
     )
 
 
@@ -155,7 +156,7 @@ async def test_a_fix_to_a_vendor_not_usable_is_refused_and_nothing_is_mapped(con
         "/exceptions/fix", {**FIX, "deltek_value": "VEND02"}, token_from="/exceptions"
     )
     assert status == 400
-    assert "VEND02 is not a usable Deltek supplier of acme" in html
+    assert "VEND02 is not a usable Deltek vendor of acme; pick one from the list." in html
     assert await fetchval(db_url, "SELECT count(*) FROM mappings") == 0
 
 
