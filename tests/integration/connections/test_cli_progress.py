@@ -3,17 +3,16 @@ terminal (here: captured) their output is what it was before there was any progr
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
 import pytest
 
 from services.cli import replay_cmd, vendors_cmd
-from services.cli.main import main
 from services.cli.progress import Step, Tell
 from shared.secrets import generate_key
 from tests.integration.connections.conftest import ENV, StartSims, write_file
+from tests.integration.connections.test_cli import connector
 from tests.integration.test_replay_and_audit import seed
 
 pytestmark = pytest.mark.integration
@@ -41,10 +40,6 @@ def cli_env(monkeypatch, db_url, kafka_bootstrap, topics, tmp_path) -> None:
     monkeypatch.setenv("CONNECTOR_STATE_DIR", str(tmp_path / "state"))
     for name, value in ENV.items():
         monkeypatch.setenv(name, value)
-
-
-async def connector(*argv: str) -> int:
-    return await asyncio.to_thread(main, list(argv))
 
 
 async def test_replay_counts_each_record_it_sends(cli_env, db_url, monkeypatch, capsys):

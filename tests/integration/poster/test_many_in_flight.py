@@ -36,17 +36,21 @@ async def pool(db_url: str) -> AsyncIterator[Pool]:
     await pool.close()
 
 
-async def test_many_jobs_at_once_share_a_small_pool_and_book_once_each(
-    sim, pool, topics, make_handler
-):
+async def handle_at_once(sim, pool, topics, handler, *, first_id: int) -> None:
+    """``JOBS`` stored invoices of one vendor, all handed to ``handler`` at once."""
     vendor = active_vendor(sim)
-    commands = [make_command(vendor, coupa_id=9000 + n) for n in range(JOBS)]
+    commands = [make_command(vendor, coupa_id=first_id + n) for n in range(JOBS)]
     for command in commands:
         await store_record(pool, command)
-    handler = make_handler()
     await asyncio.wait_for(
         asyncio.gather(*(handler(envelope_of(c), coords_of(topics)) for c in commands)), 60
     )
+
+
+async def test_many_jobs_at_once_share_a_small_pool_and_book_once_each(
+    sim, pool, topics, make_handler
+):
+    await handle_at_once(sim, pool, topics, make_handler(), first_id=9000)
     batches = our_batches(sim)
     assert len(batches) == JOBS
     assert all(len(batch.masters) == 1 for batch in batches.values())
@@ -60,14 +64,7 @@ async def test_jobs_in_flight_share_ledger_reads_and_new_jobs_skip_the_batch_loo
     """Issue 11: a first attempt asks no batch look-up (the ledger knows the job is new), and
     the PSALedger look-ups of jobs in flight go out together once the tenant proved ``in``."""
     await sim.set_faults(latency_ms=50)
-    vendor = active_vendor(sim)
-    commands = [make_command(vendor, coupa_id=9100 + n) for n in range(JOBS)]
-    for command in commands:
-        await store_record(pool, command)
-    handler = make_handler()
-    await asyncio.wait_for(
-        asyncio.gather(*(handler(envelope_of(c), coords_of(topics)) for c in commands)), 60
-    )
+    await handle_at_once(sim, pool, topics, make_handler(), first_id=9100)
     assert len(our_batches(sim)) == JOBS
     counts = sim.app[REQUEST_LOG_KEY].counts
     batch_reads = sum(

@@ -3,7 +3,6 @@ simulators, a report on stdout, the CSV, a stored run; ``--all`` covers two peri
 
 from __future__ import annotations
 
-import asyncio
 import csv
 from datetime import UTC, datetime
 from pathlib import Path
@@ -16,6 +15,7 @@ from services.cli.reconcile.report import CSV_COLUMNS
 from services.cli.reconcile_cmd import current_and_previous
 from shared.secrets import generate_key
 from tests.integration.connections.conftest import ENV, StartSims, write_file
+from tests.integration.connections.test_cli import connector
 
 pytestmark = pytest.mark.integration
 
@@ -27,10 +27,6 @@ def cli_env(monkeypatch: pytest.MonkeyPatch, db_url: str, tmp_path: Path) -> Non
     monkeypatch.setenv("CONNECTOR_STATE_DIR", str(tmp_path / "state"))
     for name, value in ENV.items():
         monkeypatch.setenv(name, value)
-
-
-async def connector(*argv: str) -> int:
-    return await asyncio.to_thread(main, list(argv))
 
 
 async def test_a_period_is_reported_written_and_stored(
