@@ -18,6 +18,7 @@ from typing import Any
 
 import yaml
 
+from services.cli.serving import serve
 from services.console.app import create_app
 from services.console.settings import ConsoleSettings
 from services.console.users import (
@@ -29,8 +30,6 @@ from services.console.users import (
 )
 from shared.endpoints import StackNotFoundError, resolve_endpoints
 from shared.logs import configure_logging
-from shared.service.app import StartupError, run_service
-from shared.service.task_dump import dump_tasks_on_sigusr1
 
 # A session secret shorter than this is refused: it signs every cookie.
 MIN_SECRET_LENGTH = 32
@@ -157,9 +156,4 @@ def _serve(args: argparse.Namespace) -> int:
     configure_logging("console", settings.log_level)
     logging.getLogger(__name__).info("starting", extra={"port": settings.http_port})
     app = create_app(settings, endpoints, users, secret.get_secret_value())
-    dump_tasks_on_sigusr1(app)
-    try:
-        return run_service(app)
-    except StartupError as exc:
-        print(f"connector console: {exc}", file=sys.stderr)
-        return 2
+    return serve(app, "console")

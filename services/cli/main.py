@@ -31,11 +31,11 @@ from services.cli import (
     vendors_cmd,
 )
 from services.cli.dev_key import with_dev_key
+from services.cli.serving import serve
 from shared.endpoints import Endpoints, StackNotFoundError, resolve_endpoints
 from shared.kafka.topics import ensure_pipeline_topics
 from shared.logs import configure_logging
-from shared.service.app import StartupError, broker_unreachable, run_service
-from shared.service.task_dump import dump_tasks_on_sigusr1
+from shared.service.app import broker_unreachable
 from shared.settings import Settings
 
 AppFactory = Callable[[Settings, Endpoints], web.Application]
@@ -104,12 +104,7 @@ def _run_service(args: argparse.Namespace) -> int:
         "starting", extra={"port": settings.http_port, "kafka": endpoints.kafka_bootstrap}
     )
     app = _factory(args.command)(settings, endpoints)
-    dump_tasks_on_sigusr1(app)
-    try:
-        return run_service(app)
-    except StartupError as exc:
-        print(f"connector {args.command}: {exc}", file=sys.stderr)
-        return 2
+    return serve(app, args.command)
 
 
 async def topics_cmd() -> int:

@@ -8,7 +8,6 @@ Screenshots of each main page go to ``tests/artifacts/console/`` (git-ignored; C
 from __future__ import annotations
 
 import asyncio
-import os
 import re
 import stat
 import subprocess
@@ -21,12 +20,13 @@ from urllib.parse import quote
 
 import aiohttp
 import pytest
-from playwright.async_api import Browser, FilePayload, Page, async_playwright, expect
+from playwright.async_api import Browser, FilePayload, Page, expect
 
 from devstack.dev import CONSOLE_USER, ConsoleLogin, start_console
-from devstack.driver import approve, create_invoice
+from devstack.driver import Invoice, approve, create_invoice
 from devstack.supervisor import SIM_CONNECTION
 from shared.embedded.process import free_port
+from tests.browser import launched_chromium
 from tests.e2e.conftest import Rig, running_rig
 from tests.support import eventually
 
@@ -91,16 +91,8 @@ def chromium() -> Path:
 
 @pytest.fixture
 async def browser(chromium: Path) -> AsyncIterator[Browser]:
-    async with async_playwright() as playwright:
-        launched = await playwright.chromium.launch(
-            executable_path=str(chromium),
-            headless=True,
-            args=["--no-sandbox"] if os.geteuid() == 0 else [],
-        )
-        try:
-            yield launched
-        finally:
-            await launched.close()
+    async with launched_chromium(chromium) as launched:
+        yield launched
 
 
 async def signed_in(browser: Browser, console: ConsoleRig, name: str, password: str) -> Page:
@@ -118,6 +110,18 @@ async def signed_in(browser: Browser, console: ConsoleRig, name: str, password: 
 
 async def snap(page: Page, name: str) -> None:
     await page.screenshot(path=ARTIFACTS / f"{name}.png", full_page=True)
+
+
+async def parked_invoice(rig: Rig) -> tuple[Invoice, str, str]:
+    """A new approved invoice whose supplier's map was removed, so it parks: the invoice, the
+    Deltek vendor its map named, and its record key."""
+    async with aiohttp.ClientSession() as http:
+        target = await create_invoice(http, rig.coupa)
+        vendor = await rig.fetchval(UNMAP, SIM_CONNECTION, str(target["supplier"]["number"]))
+        invoice = await approve(http, rig.coupa, target["id"])
+    key = f"{SIM_CONNECTION}:invoice:{invoice['id']}"
+    assert (await rig.settle([invoice]))[key] == "parked"
+    return invoice, vendor, key
 
 
 def test_dev_prints_where_to_sign_in_and_keeps_the_secrets_private(console_rig):
@@ -143,12 +147,7 @@ async def test_sign_in_shows_the_overview(browser, console_rig):
 
 async def test_a_parked_invoice_is_found_fixed_in_the_queue_and_posts(browser, console_rig):
     rig = console_rig.rig
-    async with aiohttp.ClientSession() as http:
-        target = await create_invoice(http, rig.coupa)
-        vendor = await rig.fetchval(UNMAP, SIM_CONNECTION, str(target["supplier"]["number"]))
-        invoice = await approve(http, rig.coupa, target["id"])
-    key = f"{SIM_CONNECTION}:invoice:{invoice['id']}"
-    assert (await rig.settle([invoice]))[key] == "parked"
+    invoice, vendor, key = await parked_invoice(rig)
 
     page = await signed_in(browser, console_rig, CONSOLE_USER, console_rig.login.password)
     await page.get_by_role("link", name="Records").click()
@@ -259,12 +258,7 @@ async def test_a_form_without_its_csrf_token_is_refused(browser, console_rig):
 
 async def test_a_csv_imported_on_the_mappings_page_closes_a_coverage_gap(browser, console_rig):
     rig = console_rig.rig
-    async with aiohttp.ClientSession() as http:
-        target = await create_invoice(http, rig.coupa)
-        vendor = await rig.fetchval(UNMAP, SIM_CONNECTION, str(target["supplier"]["number"]))
-        invoice = await approve(http, rig.coupa, target["id"])
-    key = f"{SIM_CONNECTION}:invoice:{invoice['id']}"
-    assert (await rig.settle([invoice]))[key] == "parked"
+    invoice, vendor, key = await parked_invoice(rig)
     supplier = str(invoice["supplier"]["id"])
 
     page = await signed_in(browser, console_rig, CONSOLE_USER, console_rig.login.password)

@@ -4,19 +4,19 @@ that stays on one row at 1280 px (found by a newcomer's first try)."""
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.async_api import Browser, async_playwright
+from playwright.async_api import Browser
 
 from services.console.pages.watch import going_on
 from shared.db.pool import create_pool
 from shared.kafka.envelope import Envelope
 from shared.records import record_received, transition
+from tests.browser import launched_chromium
 from tests.integration.console.conftest import PASSWORD
 from tests.integration.console.seed import COMMAND, CONNECTION, invoice, seed
 from tests.integration.console.test_pages import page
@@ -170,16 +170,8 @@ def chromium() -> Path:
 
 @pytest.fixture
 async def browser(chromium: Path) -> AsyncIterator[Browser]:
-    async with async_playwright() as playwright:
-        launched = await playwright.chromium.launch(
-            executable_path=str(chromium),
-            headless=True,
-            args=["--no-sandbox"] if os.geteuid() == 0 else [],
-        )
-        try:
-            yield launched
-        finally:
-            await launched.close()
+    async with launched_chromium(chromium) as launched:
+        yield launched
 
 
 async def test_the_header_stays_on_one_row_at_1280_px(console, browser):

@@ -91,6 +91,20 @@ def note_of(location: str) -> str:
     return parse_qs(urlsplit(location).query)["note"][0]
 
 
+async def set_map(console, coupa_value: str, deltek_value: str) -> tuple[int, str]:
+    """POST one supplier map of CONNECTION from the mappings page's form."""
+    return await console.post(
+        "/mappings",
+        {
+            "connection": CONNECTION,
+            "kind": "suppliers",
+            "coupa_value": coupa_value,
+            "deltek_value": deltek_value,
+        },
+        token_from=SUPPLIERS,
+    )
+
+
 async def test_a_good_csv_is_imported_audited_with_the_user_and_the_mapper_told(console, seeded):
     listener = await asyncpg.connect(seeded)
     heard: asyncio.Queue[str] = asyncio.Queue()
@@ -189,23 +203,10 @@ async def test_the_page_lists_each_kind_with_who_set_it_and_an_edit_changes_one(
     assert "511.00" in await page(console, f"/mappings?connection={CONNECTION}&kind=accounts")
     assert "217" not in await page(console, SUPPLIERS + "&q=nothing-like-it")
 
-    status, location = await console.post(
-        "/mappings",
-        {"connection": CONNECTION, "kind": "suppliers", "coupa_value": "217", "deltek_value": ""},
-        token_from=SUPPLIERS,
-    )
+    status, location = await set_map(console, "217", "")
     assert status == 400
     assert "Give both the Coupa value and the Deltek value." in location
-    status, location = await console.post(
-        "/mappings",
-        {
-            "connection": CONNECTION,
-            "kind": "suppliers",
-            "coupa_value": "217",
-            "deltek_value": "VEND01",
-        },
-        token_from=SUPPLIERS,
-    )
+    status, location = await set_map(console, "217", "VEND01")
     assert status == 303
     assert note_of(location) == (
         "acme suppliers: 0 added, 1 changed, 0 unchanged; 2 waiting record(s) go on."
@@ -227,16 +228,7 @@ async def test_a_viewer_reads_and_exports_but_every_post_is_refused(console, see
     assert "VEND02" in await page(
         console, f"/mappings/export?connection={CONNECTION}&kind=suppliers"
     )
-    status, _ = await console.post(
-        "/mappings",
-        {
-            "connection": CONNECTION,
-            "kind": "suppliers",
-            "coupa_value": "217",
-            "deltek_value": "VEND01",
-        },
-        token_from=SUPPLIERS,
-    )
+    status, _ = await set_map(console, "217", "VEND01")
     assert status == 403
     status, html = await upload(console, GOOD)
     assert status == 403
