@@ -9,7 +9,9 @@ from typing import Any
 
 from aiohttp.test_utils import TestClient
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from prometheus_client import CollectorRegistry
 
+from shared.api_calls import COLLECTORS
 from shared.kafka.envelope import Envelope
 from shared.service.app import ADMIN_URL
 
@@ -91,3 +93,19 @@ def invoice_event(
             "purchase_orders": [],
         },
     )
+
+
+def api_call_registry() -> CollectorRegistry:
+    """A registry of the API-call collectors alone (``shared.api_calls.COLLECTORS``)."""
+    registry = CollectorRegistry()
+    for collector in COLLECTORS:
+        registry.register(collector)
+    return registry
+
+
+def api_call_count(
+    registry: CollectorRegistry, connection: str, endpoint: str, outcome: str, *, api: str
+) -> float:
+    """How many calls of ``api`` to ``endpoint`` ended in ``outcome`` (0 before the first)."""
+    labels = {"api": api, "connection": connection, "endpoint": endpoint, "outcome": outcome}
+    return registry.get_sample_value("connector_api_call_seconds_count", labels) or 0.0

@@ -385,14 +385,15 @@ class DeltekClient(SessionOwner):
         and ``column``, keyed by the pair as Deltek holds it (trimmed); only for a tenant seen
         to honour ``in`` (``ledger_in_works``).
 
-        Trusted only whole: one page, ordered. An answer that fills the page (the vendors x
+        Trusted only whole: one page. An answer that fills the page (the vendors x
         invoices product can be large, and a tenant may cap pages silently) or holds rows
         outside the filter raises ``LedgerBatchUnsureError``: the caller reads one by one."""
         vendors = sorted({vendor.strip() for vendor, _ in wanted})
         invoices = sorted({invoice.strip() for _, invoice in wanted})
         where = FilterHash().where_in("Vendor", vendors).where_in(column, invoices)
         size = self.config.page_size
-        params = [*where.to_params(), ("order", f"{column}_A"), *_capped(size)]
+        # No ``order``: the answer is keyed by pair, and ascending ``_A`` is only inferred (§5).
+        params = [*where.to_params(), *_capped(size)]
         rows = [
             LedgerRow.model_validate(row)
             for row in _rows(

@@ -139,6 +139,10 @@ async def update_invoice(request: web.Request) -> web.StreamResponse:
             raise QueryError("body must be a JSON object")
         flag = request.query.get("exported", body.get("exported") if in_body else None)
         if flag is not None:
+            # Coupa documents ``exported=true`` (§3.3), nothing else: any other word is refused
+            # rather than read as false, which would silently un-export the invoice.
+            if str(flag).lower() not in ("true", "false"):
+                raise QueryError(f"exported must be true or false, not {flag!r:.40}")
             record = store.set_exported(invoice_id, str(flag).lower() == "true")
         else:
             record = store.update_invoice(invoice_id, body)

@@ -23,6 +23,9 @@ Where deltek-api.md marks a behaviour as inferred or unsure, it is an option her
   documents (§5: the simulator accepts both sources' operators); the ways a tenant may not
   know it: ``"literal"`` reads the list as one value (as ``=``), ``"refused"`` answers 400,
   ``"first_only"``/``"last_only"`` honour one element, ``"capped"`` only the first 10.
+* ``ascending_order="refused"``: ``order=Column_D`` sorts descending as documented (§5), but
+  ``_A`` (and a bare ``order=Column``) is only inferred to sort ascending, so by default it
+  answers 400; ``"honoured"`` sorts ascending, ``"ignored"`` answers rows unsorted.
 * ``ledger_invoice_key="Invoice"``: PSALedger's vendor-invoice key, seen as ``Invoice`` and
   ``InvoiceNumber`` (§3.C). A ``filterHash`` on the other one (or any column the ledger lacks)
   is refused as Vantagepoint refuses unknown fields, never answered with an empty list (§3.D).
@@ -57,6 +60,7 @@ BatchRead = Literal["header", "nested"]
 VendorAccountingRows = Literal["with_firm", "on_insert"]
 PayTermsCheck = Literal["closed_set", "any"]
 InOperator = Literal["list", "literal", "refused", "first_only", "last_only", "capped"]
+AscendingOrder = Literal["refused", "honoured", "ignored"]
 
 
 class Credentials(BaseModel):
@@ -101,6 +105,7 @@ class SimOptions(BaseModel):
     default_page_size: int | None = None
     ledger_invoice_key: LedgerInvoiceKey = "Invoice"
     in_operator: InOperator = "list"
+    ascending_order: AscendingOrder = "refused"
     voucher_numbers: VoucherNumbers = "assigned"
     batch_read: BatchRead = "header"
     vendor_accounting: VendorAccountingRows = "with_firm"
@@ -121,6 +126,7 @@ class RuntimePatch(BaseModel):
     autonumber: Literal["allow_override", "no_override"] | None = None
     ledger_invoice_key: LedgerInvoiceKey | None = None
     in_operator: InOperator | None = None
+    ascending_order: AscendingOrder | None = None
     voucher_numbers: VoucherNumbers | None = None
     batch_read: BatchRead | None = None
     vendor_accounting: VendorAccountingRows | None = None

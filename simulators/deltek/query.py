@@ -18,7 +18,7 @@ from typing import Any
 
 from multidict import MultiMapping
 
-from simulators.deltek.options import InOperator
+from simulators.deltek.options import AscendingOrder, InOperator
 from simulators.deltek.store import Record, SimError, no_such_field
 
 _FILTER_KEY = re.compile(r"^filterHash\[(\d+)\]\[(\w+)\]$")
@@ -147,14 +147,23 @@ def _int_param(query: MultiMapping[str], name: str) -> int | None:
     return int(raw)
 
 
-def page(rows: list[Record], query: MultiMapping[str], default_size: int | None) -> list[Record]:
-    """``limit|pageSize`` for the size, ``page`` (1-based) or ``offset`` (0-based) for the start."""
+def page(
+    rows: list[Record],
+    query: MultiMapping[str],
+    default_size: int | None,
+    ascending: AscendingOrder = "refused",
+) -> list[Record]:
+    """``limit|pageSize`` for the size, ``page`` (1-based) or ``offset`` (0-based) for the start;
+    ``order=Column_D`` sorts descending (documented), ascending as ``ascending`` says (§5)."""
     order = query.get("order")
     if order:
         column, _, direction = (
             order.rpartition("_") if order[-2:] in ("_A", "_D") else (order, "", "A")
         )
-        rows = sorted(rows, key=lambda r: str(r.get(column) or ""), reverse=direction == "D")
+        if direction == "A" and ascending == "refused":
+            raise SimError(400, f"Invalid order {order}.")
+        if direction == "D" or ascending == "honoured":
+            rows = sorted(rows, key=lambda r: str(r.get(column) or ""), reverse=direction == "D")
     maxrows = _int_param(query, "q.maxrows")
     if maxrows is not None:
         rows = rows[:maxrows]

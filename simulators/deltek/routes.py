@@ -38,7 +38,10 @@ def _listing(
 ) -> web.Response:
     state = _state(request)
     kept = apply_filter(rows, parse_filter(request.query, state.options.in_operator), columns)
-    return _reply(request, page(kept, request.query, state.options.default_page_size))
+    return _reply(
+        request,
+        page(kept, request.query, state.options.default_page_size, state.options.ascending_order),
+    )
 
 
 def _created(request: web.Request, rows: list[Record], key: str) -> web.Response:

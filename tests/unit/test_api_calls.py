@@ -9,20 +9,18 @@ import aiohttp
 import pytest
 from prometheus_client import CollectorRegistry
 
-from shared.api_calls import COLLECTORS, OTHER, ApiCalls, Routes, outcome_of
+from shared.api_calls import OTHER, ApiCalls, Routes, outcome_of
 from shared.call_context import bound, current, for_message
 from shared.coupa.calls import ROUTES as COUPA
 from shared.deltek.transport import CALLS as DELTEK_CALLS
 from shared.deltek.transport import ROUTES as DELTEK
 from shared.kafka.envelope import Envelope
+from tests.support import api_call_count, api_call_registry
 
 
 @pytest.fixture
 def registry() -> CollectorRegistry:
-    registry = CollectorRegistry()
-    for collector in COLLECTORS:
-        registry.register(collector)
-    return registry
+    return api_call_registry()
 
 
 @pytest.fixture
@@ -32,8 +30,7 @@ def connection() -> str:
 
 
 def calls(registry: CollectorRegistry, connection: str, endpoint: str, outcome: str) -> float:
-    labels = {"api": "deltek", "connection": connection, "endpoint": endpoint, "outcome": outcome}
-    return registry.get_sample_value("connector_api_call_seconds_count", labels) or 0.0
+    return api_call_count(registry, connection, endpoint, outcome, api="deltek")
 
 
 @pytest.mark.parametrize(

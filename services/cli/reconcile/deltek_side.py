@@ -58,6 +58,11 @@ async def read_ledger(
                 f"PSALedger/AP answered a row of period {row.Period} for a filter on {period}",
                 status=200,
             )
+        if batch is not None and _text(row.Batch) != batch.strip():
+            raise LedgerFilterError(
+                f"PSALedger/AP answered a row of batch {row.Batch} for a filter on {batch}",
+                status=200,
+            )
         rows[(_text(row.Batch), _text(row.Voucher))].append(row)
         tell("deltek ledger rows", 1)
     return [

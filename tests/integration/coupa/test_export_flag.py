@@ -64,3 +64,14 @@ async def test_refusals_are_fatal_not_retried(start_sim, make_client):
     with pytest.raises(CoupaPermissionError):
         await read_only.set_exported(_unexported(sim))
     assert [r["status"] for r in sim.requests if r["method"] == "PUT"] == [404, 403]
+
+
+async def test_an_export_flag_other_than_true_or_false_is_refused(sim, http, mint):
+    """Only ``exported=true`` is documented (§3.3): another word is refused, never read as false."""
+    invoice_id = _unexported(sim)
+    sim.store.set_exported(invoice_id)
+    headers = {**JSON, "Authorization": f"Bearer {await mint(sim)}"}
+    url = f"{sim.url}/api/invoices/{invoice_id}?exported=yes"
+    async with http.put(url, headers=headers) as response:
+        assert response.status == 400
+    assert sim.store.get("invoices", invoice_id)["exported"] is True

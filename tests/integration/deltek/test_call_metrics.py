@@ -8,23 +8,19 @@ import uuid
 import pytest
 from prometheus_client import CollectorRegistry
 
-from shared.api_calls import COLLECTORS
 from shared.call_context import bound
 from shared.deltek import DeltekClient, Firm, NeedsAttentionError
 from tests.integration.deltek.conftest import Sim
+from tests.support import api_call_count, api_call_registry
 
 
 @pytest.fixture
 def registry() -> CollectorRegistry:
-    registry = CollectorRegistry()
-    for collector in COLLECTORS:
-        registry.register(collector)
-    return registry
+    return api_call_registry()
 
 
 def count(registry: CollectorRegistry, connection: str, endpoint: str, outcome: str) -> float:
-    labels = {"api": "deltek", "connection": connection, "endpoint": endpoint, "outcome": outcome}
-    return registry.get_sample_value("connector_api_call_seconds_count", labels) or 0.0
+    return api_call_count(registry, connection, endpoint, outcome, api="deltek")
 
 
 async def test_a_write_is_measured_and_logged_with_its_job(

@@ -88,3 +88,23 @@ def test_a_server_ignoring_paging_is_caught() -> None:
 def test_page_size_must_be_positive() -> None:
     with pytest.raises(ValueError, match="limit"):
         Pages(0)
+
+
+def test_simulator_refuses_the_inferred_ascending_order_by_default() -> None:
+    """``order=Column_D`` is documented, ``_A`` only inferred (deltek-api.md §5): strict default."""
+    from multidict import MultiDict
+
+    from simulators.deltek.query import page
+    from simulators.deltek.store import SimError
+
+    rows = [{"Batch": "B"}, {"Batch": "A"}, {"Batch": "C"}]
+    assert page(rows, MultiDict(order="Batch_D"), None) == sorted(
+        rows, key=lambda r: r["Batch"], reverse=True
+    )
+    for order in ("Batch_A", "Batch"):
+        with pytest.raises(SimError):
+            page(rows, MultiDict(order=order), None)
+        assert page(rows, MultiDict(order=order), None, "ignored") == rows
+    assert page(rows, MultiDict(order="Batch_A"), None, "honoured") == sorted(
+        rows, key=lambda r: r["Batch"]
+    )
